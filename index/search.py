@@ -1,0 +1,411 @@
+"""Load an index folder and answer queries: hybrid search, grouping, related questions.
+
+The hybrid search has two legs over two fields:
+
+* dense — cosine of the query vector with each section (FAISS) and with each question's
+  title + aliases;
+* lexical — BM25 of the query's stemmed words over each section and over title + aliases + topics.
+
+The legs are fused by weighted reciprocal rank fusion, first per section and per question; every
+section then scores its question's evidence plus its own, so the right question comes first and,
+inside it, the right section. A query that asks for a kind of section ("example of …") lifts that
+kind without hiding the others.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import store, vectors as vec
+from .errors import IndexDamaged, QueryError, SearchToolError, UnknownQuestion
+from .lexical import Analyzer, LexicalIndex
+from .model import Hit, Question, Related, SearchResult, Section
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INDEX = ROOT / "build" / "index"
+DEFAULT_CONTENT = ROOT / "content"
+MAX_QUERY_CHARS = 1000  # longer input is cut here: a question, not a document
+MAX_K = 1000
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """The fusion's knobs. Values are tuned on the dev split of the evaluation set (see bench/)."""
+
+    rrf_k: float = 60.0
+    w_dense: float = 1.0  # section vectors
+    w_lexical: float = 1.0  # section BM25
+    w_title_dense: float = 1.0  # title + aliases vectors
+    w_title_lexical: float = 1.0  # title + aliases + topics BM25
+    question_share: float = 1.0  # how much of a question's best section evidence lifts its other sections
+    intent_boost: float = 0.02  # added to sections of the kind the query asked for
+    candidates: int = 100  # rows taken from each leg before fusion
+    # no_close_match: nothing is close when the best cosine (sections or titles) is below this …
+    no_match_cosine: float = 0.40
+    # … and the query's words cover less than this share of the best question's title/aliases/topics field
+    no_match_coverage: float = 0.5
+    related_topic_weight: float = 0.0  # added to related scores per shared topic (Jaccard)
+
+
+# Phrases that ask for one kind of section. Matched on the lowercased query; removed from the text
+# used to find the question ("common mistakes with cross validation" → "cross validation").
+SECTION_INTENTS: dict[str, re.Pattern] = {
+    "example": re.compile(r"\b(?:real[- ]world )?(?:examples?|use[- ]cases?|for instance|illustrat\w*)\b(?: of| for)?"),
+    "mistakes": re.compile(r"\b(?:common )?(?:mistakes?|pitfalls?|gotchas?|errors people make|anti-?patterns?"
+                           r"|what not to do|what to avoid)\b(?: with| in| when| of| about)?"),
+    "story": re.compile(r"\b(?:production |war )?(?:stor(?:y|ies)|anecdotes?|incidents?|post-?mortems?"
+                        r"|went wrong|failed in production|failure in production)\b(?: about| of| with| where)?"),
+    "short": re.compile(r"\b(?:short answer|tl;?dr|in one (?:sentence|line)|briefly|quick answer|one-liner"
+                        r"|definition of|define)\b"),
+    "explanation": re.compile(r"\b(?:explain(?:ed)?|explanation|in depth|in detail|deep dive|walk me through)\b(?: of)?"),
+}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def normalize_query(query) -> str:
+    """Unicode NFKC, control characters and extra spaces removed, cut to MAX_QUERY_CHARS.
+
+    Raises QueryError for a query with nothing to search for.
+    """
+    if not isinstance(query, str):
+        raise QueryError("the query must be text")
+    text = unicodedata.normalize("NFKC", query)
+    text = _CONTROL.sub(" ", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cs", "Co", "Cn"))
+    text = " ".join(text.split())[:MAX_QUERY_CHARS].strip()
+    if not text:
+        raise QueryError("the query is blank: type a question or a few words, e.g. \"how do I detect leakage\"")
+    return text
+
+
+def detect_intent(text: str) -> tuple[str | None, str]:
+    """(section key the query asks for or None, the query with that phrase removed)."""
+    lowered = text.lower()
+    best = None
+    for key, pattern in SECTION_INTENTS.items():
+        m = pattern.search(lowered)
+        if m and (best is None or m.start() < best[1].start()):
+            best = (key, m)
+    if best is None:
+        return None, text
+    key, m = best
+    rest = " ".join((text[:m.start()] + " " + text[m.end():]).split())
+    rest = re.sub(r"^(?:an?|the|some|give me|show me|tell me|what are|what is)\s+", "", rest, flags=re.I)
+    return key, rest if re.search(r"\w{2,}", rest) else text
+
+
+def _ranks(order: np.ndarray, size: int) -> np.ndarray:
+    """rank (1-based) of every row in `order`, 0 for rows not in it."""
+    ranks = np.zeros(size, dtype=np.int64)
+    ranks[order] = np.arange(1, len(order) + 1)
+    return ranks
+
+
+class Index:
+    """A loaded, verified index. Thread-safe for concurrent searches."""
+
+    def __init__(self, path: Path, version: Path, manifest: dict, embedder=None,
+                 config: SearchConfig | None = None):
+        self.path = Path(path)
+        self.version = version
+        self.manifest = manifest
+        self.config = config or SearchConfig()
+        try:
+            self._load(version, manifest)
+        except SearchToolError:
+            raise
+        except Exception as exc:  # a file that hashes right but does not parse: report, never trace
+            raise IndexDamaged(self.path, f"cannot read {version.name}: {type(exc).__name__}: {exc}") from None
+        self._embedder = embedder
+        self._embed_lock = threading.Lock()
+        self._query_vectors = None
+
+    # ------------------------------------------------------------------ loading
+    def _load(self, version: Path, manifest: dict) -> None:
+        raw_questions = json.loads((version / "questions.json").read_text(encoding="utf-8"))
+        self.questions: list[Question] = [
+            Question(q["id"], q["title"], tuple(q["topics"]), tuple(q["aliases"]), q["path"],
+                     tuple(Section(s["key"], s["heading"], s["text"]) for s in q["sections"]))
+            for q in raw_questions]
+        self.question_row = {q.id: i for i, q in enumerate(self.questions)}
+        chunks = json.loads((version / "chunks.json").read_text(encoding="utf-8"))
+        self.chunk_ids = [c["id"] for c in chunks]
+        self.chunk_question = np.array([self.question_row[c["question"]] for c in chunks], dtype=np.int64)
+        self.chunk_section = [c["section"] for c in chunks]
+        self.sections: dict[str, str] = dict(manifest["chunking"]["sections"])
+        self.topics = sorted({t for q in self.questions for t in q.topics})
+        self._section_of = {(int(self.chunk_question[i]), s): i for i, s in enumerate(self.chunk_section)}
+        self._rows_of_question: list[list[int]] = [[] for _ in self.questions]
+        for i, qrow in enumerate(self.chunk_question):
+            self._rows_of_question[qrow].append(i)
+
+        dim = int(manifest["model"]["dimension"])
+        self.vectors = np.load(version / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        self.title_vectors = np.load(version / "titles.npy", allow_pickle=False)
+        self.question_vectors = np.load(version / "questions.npy", allow_pickle=False)
+        self.faiss = vec.read(version / "sections.faiss", manifest["faiss"])
+        counts = manifest["counts"]
+        checks = [
+            (self.vectors.shape == (len(chunks), dim), f"vectors.npy is {self.vectors.shape}, expected ({len(chunks)}, {dim})"),
+            (self.title_vectors.shape == (len(self.questions), dim), "titles.npy does not match the questions"),
+            (self.question_vectors.shape == (len(self.questions), dim), "questions.npy does not match the questions"),
+            (self.faiss.ntotal == len(chunks) and self.faiss.d == dim, "sections.faiss does not match the chunks"),
+            (counts == {"questions": len(self.questions), "chunks": len(chunks)}, "counts differ from the manifest"),
+        ]
+        for ok, problem in checks:
+            if not ok:
+                raise IndexDamaged(self.path, problem)
+        self.analyzer = Analyzer.from_config(manifest["lexical"])
+        self.lex_sections = LexicalIndex.load(version / "lexical" / "sections")
+        self.lex_titles = LexicalIndex.load(version / "lexical" / "titles")
+        if self.lex_sections.num_docs != len(chunks) or self.lex_titles.num_docs != len(self.questions):
+            raise IndexDamaged(self.path, "the lexical index does not match the chunks")
+
+    @property
+    def model_name(self) -> str:
+        return self.manifest["model"]["name"]
+
+    @property
+    def built_at(self) -> str:
+        return self.manifest.get("built_at", "")
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The query's vector, from the cache or the model (loaded on first use)."""
+        if self._query_vectors is None:
+            with self._embed_lock:
+                if self._query_vectors is None:
+                    from .embed import QueryCache
+
+                    self._query_vectors = QueryCache(self._embedder or self._load_embedder())
+        return self._query_vectors(text)
+
+    def _load_embedder(self):
+        from .embed import OnnxEmbedder, SentenceTransformerEmbedder, resolve_model
+        from .errors import ModelError
+
+        model = self.manifest["model"]
+        onnx = model.get("onnx")
+        if onnx:
+            folder = self.path / onnx["folder"]
+            try:
+                for fname, digest in onnx["files"].items():
+                    if store.sha256_file(folder / fname) != digest:
+                        raise IndexDamaged(self.path, f"{onnx['folder']}/{fname} does not match its hash")
+                return OnnxEmbedder(folder, int(model["max_seq_length"]))
+            except FileNotFoundError as exc:
+                raise IndexDamaged(self.path, f"the query model is missing: {exc.filename}") from None
+            except ImportError:
+                pass  # onnxruntime missing: fall back to the reference implementation
+        source = resolve_model(model["source"])
+        if source.weights_sha256 != model["weights_sha256"]:
+            raise ModelError(f"the model {model['name']!r} on this machine is not the one the index was built "
+                             f"with (weights differ); rebuild with `python -m ingest`")
+        return SentenceTransformerEmbedder(source)
+
+    # ------------------------------------------------------------------ search
+    def _allowed_rows(self, sections, topics) -> np.ndarray | None:
+        if sections is None and topics is None:
+            return None
+        mask = np.ones(len(self.chunk_ids), dtype=bool)
+        if sections is not None:
+            wanted = set(sections)
+            mask &= np.array([s in wanted for s in self.chunk_section])
+        if topics is not None:
+            wanted_t = set(topics)
+            ok_q = np.array([bool(wanted_t & set(q.topics)) for q in self.questions])
+            mask &= ok_q[self.chunk_question]
+        return np.flatnonzero(mask)
+
+    def _check_filters(self, sections, topics):
+        if sections is not None:
+            sections = [sections] if isinstance(sections, str) else list(sections)
+            bad = [s for s in sections if s not in self.sections]
+            if bad:
+                raise QueryError(f"unknown section {bad[0]!r}; expected one of {', '.join(self.sections)}")
+        if topics is not None:
+            topics = [topics] if isinstance(topics, str) else list(topics)
+            bad = [t for t in topics if t not in self.topics]
+            if bad:
+                raise QueryError(f"unknown topic {bad[0]!r}; expected one of {', '.join(self.topics)}")
+        return sections, topics
+
+    def search(self, query: str, k: int = 10, sections=None, topics=None) -> SearchResult:
+        """Ranked section hits for a query.
+
+        Args:
+            query: what the user typed.
+            k: how many section hits to return (1–1000).
+            sections: keep only these section kinds (e.g. ["mistakes"]); None for all.
+            topics: keep only questions with one of these topics; None for all.
+        Returns:
+            SearchResult: hits best first (each with both legs' scores), `.groups` by question,
+            and `no_close_match` when nothing in the bank answers the query.
+        Raises:
+            QueryError: blank query, k out of range, unknown section or topic.
+        """
+        cfg = self.config
+        text = normalize_query(query)
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+            raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
+        sections, topics = self._check_filters(sections, topics)
+        intent, topic_text = detect_intent(text)
+        allowed = self._allowed_rows(sections, topics)
+        n_chunks, n_q = len(self.chunk_ids), len(self.questions)
+        if allowed is not None and len(allowed) == 0:
+            return SearchResult(text, [], True, intent)
+
+        # lexical leg: words, typo repair against the bank's vocabulary, stems
+        words = self.analyzer.words(topic_text)
+        corrected = {}
+        for w in words:
+            fix = self.lex_sections.repair(w)
+            if fix and self.lex_titles.repair(w) in (fix, None):
+                corrected[w] = fix
+        lex_words = [corrected.get(w, w) for w in words]
+        stems = self.analyzer.stems(lex_words)
+        lex_sec = self.lex_sections.scores(stems)
+        lex_title = self.lex_titles.scores(stems)
+
+        # dense leg
+        qv = self.embed_query(topic_text)
+        n_cand = min(n_chunks, max(cfg.candidates, k))
+        d_scores, d_rows = vec.search(self.faiss, qv, n_cand, allowed)
+        title_cos = self.title_vectors @ qv
+
+        # restrict to the filter
+        q_allowed = np.ones(n_q, dtype=bool)
+        if allowed is not None:
+            lex_sec = lex_sec.copy()
+            keep = np.zeros(n_chunks, dtype=bool)
+            keep[allowed] = True
+            lex_sec[~keep] = 0.0
+            q_allowed[:] = False
+            q_allowed[self.chunk_question[allowed]] = True
+
+        # ranks per leg (0 = not retrieved)
+        lex_order = np.argsort(-lex_sec, kind="stable")[:n_cand]
+        lex_order = lex_order[lex_sec[lex_order] > 0]
+        dense_rank = _ranks(d_rows, n_chunks)
+        lex_rank = _ranks(lex_order, n_chunks)
+        t_dense_order = np.argsort(-np.where(q_allowed, title_cos, -np.inf), kind="stable")[:cfg.candidates]
+        t_dense_order = t_dense_order[q_allowed[t_dense_order]]
+        t_lex_order = np.argsort(-lex_title, kind="stable")[:cfg.candidates]
+        t_lex_order = t_lex_order[(lex_title[t_lex_order] > 0) & q_allowed[t_lex_order]]
+        t_dense_rank = _ranks(t_dense_order, n_q)
+        t_lex_rank = _ranks(t_lex_order, n_q)
+
+        def rrf(ranks: np.ndarray, weight: float) -> np.ndarray:
+            return np.where(ranks > 0, weight / (cfg.rrf_k + ranks), 0.0)
+
+        section_score = rrf(dense_rank, cfg.w_dense) + rrf(lex_rank, cfg.w_lexical)
+        best_section = np.zeros(n_q)
+        np.maximum.at(best_section, self.chunk_question, section_score)
+        question_score = rrf(t_dense_rank, cfg.w_title_dense) + rrf(t_lex_rank, cfg.w_title_lexical) \
+            + cfg.question_share * best_section
+
+        candidates = np.flatnonzero((question_score > 0) & q_allowed)
+        rows = np.array([r for q in candidates for r in self._rows_of_question[q]], dtype=np.int64)
+        if allowed is not None:
+            rows = rows[np.isin(rows, allowed)]
+        if len(rows) == 0:
+            return SearchResult(text, [], True, intent, corrected)
+        exact_cos = np.asarray(self.vectors[rows] @ qv, dtype=np.float64)
+        scores = question_score[self.chunk_question[rows]] + section_score[rows]
+        if intent:
+            scores = scores + cfg.intent_boost * np.array([self.chunk_section[r] == intent for r in rows])
+        order = np.lexsort((rows, -scores))[:k]
+
+        query_words = set(self.analyzer.words(text)) | set(lex_words)
+        hits = []
+        for i in order:
+            row = int(rows[i])
+            q = self.questions[self.chunk_question[row]]
+            section = q.section(self.chunk_section[row])
+            hits.append(Hit(
+                chunk_id=self.chunk_ids[row], question_id=q.id, question=q.title, section=section.key,
+                heading=section.heading, text=section.text, score=float(scores[i]),
+                dense_score=float(exact_cos[i]), lexical_score=float(lex_sec[row]),
+                dense_rank=int(dense_rank[row]) or None, lexical_rank=int(lex_rank[row]) or None,
+                matched_terms=self._matched(query_words, section.text), topics=q.topics))
+        no_match = self._no_close_match(d_scores, title_cos, q_allowed, lex_title, stems, t_lex_order)
+        return SearchResult(text, hits, no_match, intent, corrected)
+
+    def _matched(self, query_words: set[str], text: str) -> tuple[str, ...]:
+        if not query_words:
+            return ()
+        stems = dict(zip(self.analyzer.stems(sorted(query_words)), sorted(query_words)))
+        found = []
+        for w in dict.fromkeys(self.analyzer.words(text)):
+            s = self.analyzer.stems([w])[0]
+            if s in stems:
+                found.append(w)
+        return tuple(found)
+
+    def _no_close_match(self, d_scores, title_cos, q_allowed, lex_title, stems, t_lex_order) -> bool:
+        cfg = self.config
+        best_cos = max(float(d_scores.max()) if len(d_scores) else -1.0,
+                       float(title_cos[q_allowed].max()) if q_allowed.any() else -1.0)
+        if best_cos >= cfg.no_match_cosine:
+            return False
+        if len(t_lex_order) and stems:
+            known = self.lex_titles.known(stems)
+            coverage = len(set(known)) / len(set(stems))
+            if coverage >= cfg.no_match_coverage:
+                return False
+        return True
+
+    # ------------------------------------------------------------------ questions
+    def question(self, question_id: str) -> Question:
+        row = self.question_row.get(question_id)
+        if row is None:
+            import difflib
+
+            raise UnknownQuestion(question_id, difflib.get_close_matches(question_id, list(self.question_row), n=3))
+        return self.questions[row]
+
+    def related(self, question_id: str, k: int = 3) -> list[Related]:
+        """Other questions nearest to this one (by their section vectors, plus shared topics), never itself."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise QueryError(f"k must be a positive whole number, not {k!r}")
+        q = self.question(question_id)
+        row = self.question_row[q.id]
+        scores = self.question_vectors @ self.question_vectors[row]
+        if self.config.related_topic_weight:
+            mine = set(q.topics)
+            jac = np.array([len(mine & set(o.topics)) / max(1, len(mine | set(o.topics))) for o in self.questions])
+            scores = scores + self.config.related_topic_weight * jac
+        scores[row] = -np.inf
+        order = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
+        return [Related(self.questions[i].id, self.questions[i].title, float(scores[i]), self.questions[i].topics)
+                for i in order]
+
+
+def open_index(path: Path | str = DEFAULT_INDEX, content_dir: Path | str | None = None, check_stale: bool = True,
+               verify: bool = True, embedder=None, config: SearchConfig | None = None) -> Index:
+    """Load and verify the live version of an index folder.
+
+    Args:
+        path: the index folder (default build/index).
+        content_dir: the content folder to check freshness against (default: the one recorded at build).
+        check_stale: raise IndexStale when the content changed since the build.
+        verify: check every file's SHA-256 against the manifest (on by default).
+        embedder: an object with `encode(list[str]) -> ndarray` for queries (tests pass a fake).
+    Raises:
+        IndexMissing, IndexDamaged, IndexStale.
+    """
+    path = Path(path)
+    version = store.current_version(path)
+    manifest = store.read_manifest(version, path)
+    if verify:
+        store.verify_files(version, manifest, path)
+    if check_stale:
+        store.check_fresh(path, manifest, Path(content_dir) if content_dir else None)
+    return Index(path, version, manifest, embedder=embedder, config=config)

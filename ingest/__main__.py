@@ -1,0 +1,36 @@
+"""python -m ingest [--content DIR] [--index DIR] [--model NAME_OR_PATH] [--quiet]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from index.errors import SearchToolError
+from index.search import DEFAULT_CONTENT, DEFAULT_INDEX
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest",
+                                     description="Validate the question bank and build the search index.")
+    parser.add_argument("--content", default=str(DEFAULT_CONTENT), help="folder of question files (default: %(default)s)")
+    parser.add_argument("--index", default=str(DEFAULT_INDEX), help="index folder to write (default: %(default)s)")
+    parser.add_argument("--model", default=None,
+                        help="sentence-transformers model name or folder (default: the bundled all-MiniLM-L6-v2)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    from .build import build
+
+    try:
+        report = build(args.content, args.index, model=args.model, progress=not args.quiet)
+    except SearchToolError as exc:
+        print(f"ingest: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ingest: interrupted; the index is unchanged", file=sys.stderr)
+        return 130
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Turn the question bank into an index folder: chunk, embed (reusing unchanged vectors), write atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index import store, vectors as vec
+from index.errors import SearchToolError
+from index.lexical import Analyzer, LexicalIndex
+
+from .content import SECTIONS, ParsedQuestion, load_bank
+
+EMBED_TEMPLATE = "{title}\n{heading}: {text}"  # what a section's vector is computed from
+TITLE_TEMPLATE = "{title}\nAlso called: {aliases}"  # what a question's title vector is computed from
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str  # "<question id>#<section key>"
+    question_id: str
+    section: str
+    embed_text: str
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    questions: int
+    chunks: int
+    embedded: int
+    reused: int
+    seconds: float
+    version: Path | None  # None when the index was already up to date
+    removed: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        where = self.version.parent if self.version else "unchanged"
+        state = f"→ {where}" if self.version else "index already up to date, nothing written"
+        return (f"{self.questions} questions, {self.chunks} chunks: {self.embedded} embedded, {self.reused} reused, "
+                f"{self.seconds:.1f} s; {state}")
+
+
+def chunk(question: ParsedQuestion) -> list[Chunk]:
+    """One chunk per section, id from content: `feature-leakage#mistakes`."""
+    return [Chunk(f"{question.id}#{s.key}", question.id, s.key,
+                  EMBED_TEMPLATE.format(title=question.title, heading=s.heading, text=s.text))
+            for s in question.sections]
+
+
+def title_text(question: ParsedQuestion) -> str:
+    return TITLE_TEMPLATE.format(title=question.title, aliases=", ".join(question.aliases) or "-")
+
+
+def _key(weights_sha256: str, text: str) -> str:
+    return hashlib.sha256(f"{weights_sha256}\n{text}".encode("utf-8")).hexdigest()
+
+
+def _previous_vectors(index_dir: Path, weights_sha256: str) -> tuple[dict | None, dict[str, np.ndarray]]:
+    """The live manifest and {embedding key: vector} from it, for reuse; empty if unreadable."""
+    try:
+        version = store.current_version(index_dir)
+        manifest = store.read_manifest(version, index_dir)
+        store.verify_files(version, manifest, index_dir)
+        if manifest["model"]["weights_sha256"] != weights_sha256:
+            return manifest, {}
+        keys = manifest["embedding_keys"]
+        out = {}
+        for name, field in (("vectors.npy", "chunks"), ("titles.npy", "titles")):
+            arr = np.load(version / name, allow_pickle=False)
+            out.update(zip(keys[field], arr))
+        return manifest, out
+    except (SearchToolError, KeyError, ValueError, OSError):
+        return None, {}
+
+
+class _ModelEmbedder:
+    """The reference sentence-transformers embedder, created only when something needs embedding."""
+
+    def __init__(self, source):
+        self.source = source
+        self._inner = None
+
+    def encode(self, texts, progress=False):
+        if self._inner is None:
+            from index.embed import SentenceTransformerEmbedder
+
+            self._inner = SentenceTransformerEmbedder(self.source)
+        return self._inner.encode(texts, progress=progress)
+
+
+def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder=None, progress: bool = False,
+          export_onnx: bool = True) -> BuildReport:
+    """Validate the content, embed what changed and publish a new index version.
+
+    Args:
+        content_dir: the folder of question files.
+        index_dir: the index folder (created if missing).
+        model: a sentence-transformers model name or folder; default the bundled all-MiniLM-L6-v2.
+        embedder: for tests, an object with name, weights_sha256, dimension, max_seq_length and
+            encode(texts, progress) that replaces the model.
+        progress: show a progress bar while embedding.
+    Returns:
+        BuildReport. Nothing is written when the content and model are unchanged.
+    Raises:
+        ContentErrors (nothing written), ModelError, SearchToolError (another ingest is running).
+    """
+    started = time.perf_counter()
+    content_dir, index_dir = Path(content_dir), Path(index_dir)
+    questions = load_bank(content_dir)
+    chunks = [c for q in questions for c in chunk(q)]
+    titles = [title_text(q) for q in questions]
+
+    if embedder is None:
+        from index.embed import resolve_model
+
+        source = resolve_model(model)
+        model_info = {"name": source.name, "source": source.name if source.name != str(source.path) else str(source.path),
+                      "weights_sha256": source.weights_sha256}
+        encoder = _ModelEmbedder(source)
+    else:
+        source = None
+        model_info = {"name": embedder.name, "source": embedder.name, "weights_sha256": embedder.weights_sha256}
+        encoder = embedder
+    analyzer = Analyzer()
+    config = {
+        "chunking": {"sections": [list(s) for s in SECTIONS], "embed_template": EMBED_TEMPLATE,
+                     "title_template": TITLE_TEMPLATE},
+        "lexical": analyzer.config(),
+    }
+    sources = {q.path: q.sha256 for q in questions}
+    inputs = hashlib.sha256(json.dumps([model_info, config, sources, store.FORMAT_VERSION],
+                                       sort_keys=True).encode()).hexdigest()
+
+    with store.writer_lock(index_dir):
+        previous, reuse = _previous_vectors(index_dir, model_info["weights_sha256"])
+        if previous is not None and previous.get("inputs_sha256") == inputs and \
+                Path(previous.get("content_dir", "")) == content_dir.resolve():
+            removed = tuple(store.clean(index_dir))
+            return BuildReport(len(questions), len(chunks), 0, len(chunks), time.perf_counter() - started, None,
+                               removed)
+
+        chunk_keys = [_key(model_info["weights_sha256"], c.embed_text) for c in chunks]
+        title_keys = [_key(model_info["weights_sha256"], t) for t in titles]
+        texts = dict(zip(chunk_keys, (c.embed_text for c in chunks))) | dict(zip(title_keys, titles))
+        missing = [k for k in dict.fromkeys(chunk_keys + title_keys) if k not in reuse]
+        if missing:
+            fresh = encoder.encode([texts[k] for k in missing], progress=progress)
+            reuse.update(zip(missing, np.asarray(fresh, dtype=np.float32)))
+        embedded_chunks = sum(1 for k in set(chunk_keys) if k in set(missing))
+
+        section_vectors = np.vstack([reuse[k] for k in chunk_keys]).astype(np.float32)
+        title_vectors = np.vstack([reuse[k] for k in title_keys]).astype(np.float32)
+        dimension = int(section_vectors.shape[1])
+        question_vectors = np.zeros((len(questions), dimension), dtype=np.float32)
+        for i, q in enumerate(questions):
+            rows = [j for j, c in enumerate(chunks) if c.question_id == q.id]
+            v = section_vectors[rows].mean(axis=0)
+            question_vectors[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+
+        if source is not None:
+            model_info["max_seq_length"] = 256
+            model_info["path"] = str(source.path)
+            if hasattr(encoder, "_inner") and encoder._inner is not None:
+                model_info["max_seq_length"] = encoder._inner.max_seq_length
+            else:
+                cfg = source.path / "sentence_bert_config.json"
+                if cfg.is_file():
+                    model_info["max_seq_length"] = int(json.loads(cfg.read_text()).get("max_seq_length", 256))
+            onnx = None
+            if export_onnx:
+                from .onnx_export import ensure_onnx
+
+                onnx = ensure_onnx(index_dir, source)
+            model_info["onnx"] = onnx
+        else:
+            model_info["max_seq_length"] = int(getattr(embedder, "max_seq_length", 256))
+            model_info["onnx"] = None
+        model_info["dimension"] = dimension
+
+        def write(folder: Path) -> dict:
+            (folder / "questions.json").write_text(json.dumps([{
+                "id": q.id, "title": q.title, "topics": list(q.topics), "aliases": list(q.aliases), "path": q.path,
+                "sections": [{"key": s.key, "heading": s.heading, "text": s.text} for s in q.sections],
+            } for q in questions], ensure_ascii=False, indent=1), encoding="utf-8")
+            (folder / "chunks.json").write_text(json.dumps([{
+                "id": c.id, "question": c.question_id, "section": c.section,
+                "text_sha256": hashlib.sha256(c.embed_text.encode("utf-8")).hexdigest(),
+            } for c in chunks], indent=1), encoding="utf-8")
+            np.save(folder / "vectors.npy", section_vectors, allow_pickle=False)
+            np.save(folder / "titles.npy", title_vectors, allow_pickle=False)
+            np.save(folder / "questions.npy", question_vectors, allow_pickle=False)
+            store._checkpoint("vectors-written")
+            faiss_index, faiss_spec = vec.build(section_vectors)
+            vec.write(faiss_index, folder / "sections.faiss")
+            store._checkpoint("faiss-written")
+            LexicalIndex.build(analyzer, [next(s.text for s in q.sections if s.key == c.section)
+                                          for q in questions for c in chunk(q)]).save(folder / "lexical" / "sections")
+            LexicalIndex.build(analyzer, [" ".join([q.title, *q.aliases, *q.topics]) for q in questions]).save(
+                folder / "lexical" / "titles")
+            store._checkpoint("lexical-written")
+            return {
+                **config,
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "model": model_info,
+                "faiss": faiss_spec,
+                "counts": {"questions": len(questions), "chunks": len(chunks)},
+                "chunks": {c.id: hashlib.sha256(c.embed_text.encode("utf-8")).hexdigest() for c in chunks},
+                "embedding_keys": {"chunks": chunk_keys, "titles": title_keys},
+                "sources": sources,
+                "content_dir": str(content_dir.resolve()),
+                "inputs_sha256": inputs,
+            }
+
+        version = store.publish(index_dir, write)
+        removed = tuple(store.clean(index_dir))
+    return BuildReport(len(questions), len(chunks), embedded_chunks, len(chunks) - embedded_chunks,
+                       time.perf_counter() - started, version, removed)
