@@ -7,7 +7,7 @@ INDEX  ?= build/index
 PORT   ?= 8501
 PYTEST_ARGS ?=
 
-.PHONY: run test index venv eval bench clean
+.PHONY: run test index venv eval bench bench-venv clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,21 @@ run: index
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks get their own environment: txtai (the peer we measure against) is installed only there.
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.requirements.stamp
+bench-venv: $(BENCH_STAMP)
+$(BENCH_STAMP): requirements.txt requirements-bench.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-bench.txt
+	touch $@
+
+eval: bench-venv index
+	$(BENCH_VENV)/bin/python -m bench eval
+
+bench: bench-venv index
+	$(BENCH_VENV)/bin/python -m bench speed
 
 clean:
 	rm -rf build .pytest_cache

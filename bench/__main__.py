@@ -1,0 +1,20 @@
+"""python -m bench eval   — retrieval quality table and chart (make eval)
+python -m bench speed  — latency, cold start, ingest and scale (make bench)"""
+
+import sys
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("eval", "speed"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    command = sys.argv.pop(1)
+    if command == "eval":
+        from .eval import main as run
+    else:
+        from .speed import main as run
+    return run(sys.argv[1:]) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
