@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,33 @@ our ours ourselves out over own same she should so some such than that the their
 these they this those through to too under until up very was we were what when where which while who whom why will
 with would you your yours yourself yourselves s t don doesn isn aren wasn weren
 """.split())
+
+
+def _bm25s():
+    """bm25s, imported without two dependencies this code never uses (they cost ~0.4-0.7 s per process here).
+
+    At import, bm25s loads tqdm for progress bars (tqdm reads package metadata; we never show
+    bars) and scipy.sparse to assemble its matrix (we ask for its NumPy builder instead, which
+    gives the same arrays). Both are skipped only while bm25s itself is imported; anything
+    imported later can still use them.
+    """
+    if "bm25s" in sys.modules:
+        return sys.modules["bm25s"]
+    tqdm_setting = os.environ.get("DISABLE_TQDM")
+    block_scipy = "scipy.sparse" not in sys.modules
+    os.environ["DISABLE_TQDM"] = "1"
+    if block_scipy:
+        sys.modules["scipy.sparse"] = None  # makes bm25s's optional `import scipy.sparse` fail fast
+    try:
+        import bm25s
+    finally:
+        if tqdm_setting is None:
+            os.environ.pop("DISABLE_TQDM", None)
+        else:
+            os.environ["DISABLE_TQDM"] = tqdm_setting
+        if block_scipy and sys.modules.get("scipy.sparse", 0) is None:
+            del sys.modules["scipy.sparse"]
+    return bm25s
 
 
 @dataclass
@@ -81,11 +110,9 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, analyzer: Analyzer, documents: list[str]) -> "LexicalIndex":
-        import bm25s
-
         words = [analyzer.words(d) for d in documents]
         tokens = [analyzer.stems(w) or [""] for w in words]
-        bm25 = bm25s.BM25()
+        bm25 = _bm25s().BM25(csc_backend="numpy")
         bm25.index(tokens, show_progress=False)
         vocabulary = sorted({w for ws in words for w in ws})
         return cls(bm25, vocabulary)
@@ -97,9 +124,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex":
-        import bm25s
-
-        bm25 = bm25s.BM25.load(str(folder), allow_pickle=False, load_corpus=False)
+        bm25 = _bm25s().BM25.load(str(folder), allow_pickle=False, load_corpus=False)
         vocabulary = json.loads((folder / "words.json").read_text(encoding="utf-8"))
         return cls(bm25, vocabulary)
 
