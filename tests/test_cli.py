@@ -1,0 +1,110 @@
+"""The command-line contract: JSON fields, pipe mode answering line by line, clear error exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.model
+
+
+def run(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "index", *args], cwd=ROOT, input=stdin, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def test_search_json_has_the_contract_fields(real_index):
+    out = run("search", "--json", "--k", "4", "--index", str(real_index), "how", "do", "I", "detect", "leakage")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert payload["query"] == "how do I detect leakage"
+    assert payload["no_close_match"] is False
+    assert len(payload["results"]) == 4
+    first = payload["results"][0]
+    assert {"question_id", "question", "section", "text", "score", "dense_score", "lexical_score"} <= first.keys()
+    assert first["question_id"] == "feature-leakage"
+    assert len(first["text"]) > 150  # the section's full text, not a snippet
+    scores = [r["score"] for r in payload["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_search_readable_output(real_index):
+    out = run("search", "--index", str(real_index), "RF", "vs", "GBM")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("1. ")
+    assert "[" in out.stdout and "meaning" in out.stdout
+
+
+def test_pipe_mode_answers_each_line_as_soon_as_it_is_read(real_index):
+    proc = subprocess.Popen([sys.executable, "-m", "index", "search", "--k", "2", "--index", str(real_index)],
+                            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, bufsize=1)
+    try:
+        answers = []
+        for query in ["what is overfitting", "", "precision vs recall"]:
+            proc.stdin.write(query + "\n")
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            assert ready, f"no answer to {query!r} while stdin is still open"
+            answers.append(json.loads(proc.stdout.readline()))
+        assert answers[0]["query"] == "what is overfitting"
+        assert answers[0]["results"][0]["question_id"] == "overfitting"
+        assert "blank" in answers[1]["error"] and answers[1]["results"] == []
+        assert answers[2]["results"][0]["question_id"] == "precision-vs-recall"
+    finally:
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def test_related_json_for_every_question(real_index):
+    out = run("related", "--json", "--k", "3", "--index", str(real_index))
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(lines) == 15
+    for line in lines:
+        assert len(line["related"]) == 3
+        assert line["question_id"] not in [r["question_id"] for r in line["related"]]
+        assert {"question_id", "question", "score"} <= line["related"][0].keys()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["search", "   "], "blank"),
+    (["related", "no-such-question"], "unknown question id"),
+])
+def test_errors_are_one_clear_line(real_index, args, message):
+    out = run(*args[:1], "--index", str(real_index), *args[1:])
+    assert out.returncode == 1
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_missing_and_damaged_index(tmp_path, real_index):
+    missing = run("search", "--index", str(tmp_path / "none"), "x")
+    assert missing.returncode == 1 and "no index at" in missing.stderr and "python -m ingest" in missing.stderr
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "CURRENT").write_text("../../etc\n")
+    out = run("search", "--index", str(damaged), "x")
+    assert out.returncode == 1 and "damaged" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_stale_index_is_refused_with_the_fix(tmp_path):
+    import shutil
+
+    from ingest.build import build
+
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "content", content)
+    build(content, tmp_path / "index")
+    (content / "roc-auc.md").write_text((content / "roc-auc.md").read_text() + "\nChanged.\n")
+    out = run("search", "--index", str(tmp_path / "index"), "auc")
+    assert out.returncode == 1 and "stale" in out.stderr and "roc-auc.md" in out.stderr

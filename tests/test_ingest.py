@@ -1,0 +1,136 @@
+"""Ingest: chunking, the manifest, incremental re-embedding, staleness and atomic publishing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from index import IndexDamaged, IndexMissing, IndexStale, open_index, store
+from index.errors import ContentErrors
+from ingest.build import build, chunk
+from ingest.content import load_bank
+
+
+def test_one_chunk_per_section_with_ids_from_content(content_dir):
+    q = next(q for q in load_bank(content_dir) if q.id == "roc-auc")
+    chunks = chunk(q)
+    assert [c.id for c in chunks] == ["roc-auc#short", "roc-auc#explanation", "roc-auc#example", "roc-auc#mistakes",
+                                      "roc-auc#story"]
+    assert chunks[3].embed_text.startswith("What does ROC AUC measure?\nCommon mistakes: Reading a high AUC")
+
+
+def test_manifest_records_model_dimension_format_and_hashes(fake_index):
+    index_dir, content_dir, embedder = fake_index
+    version = store.current_version(index_dir)
+    manifest = json.loads((version / "manifest.json").read_text())
+    assert manifest["format_version"] == store.FORMAT_VERSION
+    assert manifest["model"]["name"] == "fake-bow"
+    assert manifest["model"]["weights_sha256"] == embedder.weights_sha256
+    assert manifest["model"]["dimension"] == 64
+    assert manifest["counts"] == {"questions": 3, "chunks": 15}
+    assert set(manifest["chunks"]) == {f"{q}#{s}" for q in ("k-means", "regularization", "roc-auc")
+                                       for s in ("short", "explanation", "example", "mistakes", "story")}
+    assert all(len(h) == 64 for h in manifest["chunks"].values())
+    assert set(manifest["files"]) >= {"questions.json", "chunks.json", "vectors.npy", "sections.faiss",
+                                      "lexical/sections/params.index.json"}
+    assert set(manifest["sources"]) == {"k-means.md", "regularization.md", "roc-auc.md"}
+    assert np.load(version / "vectors.npy").shape == (15, 64)
+
+
+def test_unchanged_rerun_embeds_and_writes_nothing(fake_index):
+    index_dir, content_dir, embedder = fake_index
+    before = store.current_version(index_dir)
+    calls = len(embedder.calls)
+    report = build(content_dir, index_dir, embedder=embedder)
+    assert report.embedded == 0 and report.reused == 15 and report.version is None
+    assert len(embedder.calls) == calls
+    assert store.current_version(index_dir) == before
+
+
+def test_a_changed_section_is_re_embedded_alone(fake_index):
+    index_dir, content_dir, embedder = fake_index
+    path = content_dir / "k-means.md"
+    path.write_text(path.read_text().replace("An online shop grouped", "A grocery chain grouped"))
+    embedder.calls.clear()
+    report = build(content_dir, index_dir, embedder=embedder)
+    assert report.embedded == 1 and report.reused == 14
+    assert len(embedder.calls) == 1 and len(embedder.calls[0]) == 1
+    assert "A grocery chain grouped" in embedder.calls[0][0]
+    idx = open_index(index_dir, embedder=embedder)
+    assert "grocery" in idx.question("k-means").section("example").text
+
+
+def test_stale_index_names_the_fix(fake_index):
+    index_dir, content_dir, embedder = fake_index
+    (content_dir / "roc-auc.md").write_text((content_dir / "roc-auc.md").read_text() + "\nMore.\n")
+    with pytest.raises(IndexStale) as info:
+        open_index(index_dir, embedder=embedder)
+    assert "roc-auc.md" in str(info.value) and "python -m ingest" in str(info.value)
+    assert store.is_fresh(index_dir, content_dir) is False
+    # a new file and a removed file count as changes too
+    build(content_dir, index_dir, embedder=embedder)
+    assert store.is_fresh(index_dir, content_dir) is True
+    (content_dir / "k-means.md").unlink()
+    with pytest.raises(IndexStale, match="k-means.md"):
+        open_index(index_dir, embedder=embedder)
+
+
+def test_missing_index_names_the_fix(tmp_path):
+    with pytest.raises(IndexMissing, match="python -m ingest"):
+        open_index(tmp_path / "nowhere")
+
+
+def test_broken_content_writes_nothing(fake_index):
+    index_dir, content_dir, embedder = fake_index
+    before = {p: p.read_bytes() for p in index_dir.rglob("*") if p.is_file()}
+    (content_dir / "roc-auc.md").write_text("---\ntitle: x\n---\n## Nope\n")
+    with pytest.raises(ContentErrors):
+        build(content_dir, index_dir, embedder=embedder)
+    after = {p: p.read_bytes() for p in index_dir.rglob("*") if p.is_file()}
+    assert before == after
+
+
+def test_failure_between_writes_leaves_the_old_index_readable(fake_index, monkeypatch):
+    index_dir, content_dir, embedder = fake_index
+    before = store.current_version(index_dir)
+    path = content_dir / "roc-auc.md"
+    path.write_text(path.read_text().replace("85%", "86%"))
+
+    def fail(step):
+        if step == "lexical-written":
+            raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(store, "_checkpoint", fail)
+    with pytest.raises(OSError, match="injected"):
+        build(content_dir, index_dir, embedder=embedder)
+    assert store.current_version(index_dir) == before
+    idx = open_index(index_dir, embedder=embedder, check_stale=False)
+    assert "85%" in idx.question("roc-auc").section("example").text
+    assert not list(index_dir.glob(".tmp-*"))
+    monkeypatch.undo()
+    report = build(content_dir, index_dir, embedder=embedder)
+    assert report.version is not None and report.embedded == 1
+    assert "86%" in open_index(index_dir, embedder=embedder).question("roc-auc").section("example").text
+
+
+def test_old_versions_and_leftovers_are_cleaned(fake_index):
+    index_dir, content_dir, embedder = fake_index
+    (index_dir / ".tmp-v-leftover").mkdir()
+    for n in range(3):
+        path = content_dir / "roc-auc.md"
+        path.write_text(path.read_text() + f"\nEdit {n}.\n")
+        build(content_dir, index_dir, embedder=embedder)
+    versions = [p for p in index_dir.iterdir() if p.name.startswith("v-")]
+    assert len(versions) == 2  # the live one and the one before it, for readers mid-load
+    assert not (index_dir / ".tmp-v-leftover").exists()
+
+
+def test_tampered_file_is_refused(fake_index):
+    index_dir, content_dir, embedder = fake_index
+    version = store.current_version(index_dir)
+    with open(version / "chunks.json", "a") as f:
+        f.write(" ")
+    with pytest.raises(IndexDamaged, match="chunks.json does not match its hash"):
+        open_index(index_dir, embedder=embedder)
