@@ -10,6 +10,7 @@ import difflib
 import json
 import os
 import re
+import threading
 import sys
 import unicodedata
 from dataclasses import dataclass, field
@@ -64,7 +65,8 @@ class Analyzer:
 
     stemmer: str | None = "english"
     stopwords: bool = True
-    _stem: object = field(default=None, repr=False, compare=False)
+    # PyStemmer's Stemmer objects are not thread-safe: one per thread.
+    _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     def config(self) -> dict:
         return {"stemmer": self.stemmer, "stopwords": self.stopwords}
@@ -87,11 +89,12 @@ class Analyzer:
     def stems(self, words: list[str]) -> list[str]:
         if not self.stemmer:
             return list(words)
-        if self._stem is None:
+        stem = getattr(self._local, "stemmer", None)
+        if stem is None:
             import Stemmer  # PyStemmer
 
-            self._stem = Stemmer.Stemmer(self.stemmer)
-        return self._stem.stemWords(words)
+            stem = self._local.stemmer = Stemmer.Stemmer(self.stemmer)
+        return stem.stemWords(words)
 
     def tokens(self, text: str) -> list[str]:
         return self.stems(self.words(text))
