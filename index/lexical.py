@@ -10,8 +10,8 @@ import difflib
 import json
 import os
 import re
-import threading
 import sys
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
