@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import time
-import uuid
 from pathlib import Path
 from typing import Callable
 
@@ -191,7 +190,10 @@ def publish(index_dir: Path, write: Callable[[Path], dict]) -> Path:
     The caller holds `writer_lock`. Returns the new version folder.
     """
     index_dir = Path(index_dir)
-    name = f"v-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+    # The suffix is the time's nanoseconds in hex, so names sort in the order they were made even within one
+    # second: clean() keeps the newest by name, and must not mistake the version just replaced for an old one.
+    now = time.time_ns()
+    name = f"v-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now // 10**9))}-{now % 10**9:08x}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
     try:
