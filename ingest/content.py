@@ -167,6 +167,7 @@ def parse_file(path: Path, content_dir: Path) -> tuple[ParsedQuestion | None, li
     # sections
     found: dict[str, tuple[int, list[str]]] = {}
     current: str | None = None
+    under_bad_heading = False  # text under an unknown or duplicate heading is covered by that heading's error
     stray_reported = False
     expected = ", ".join(f'"{h}"' for _, h in SECTIONS)
     for i in range(end + 1, len(lines)):
@@ -180,17 +181,17 @@ def parse_file(path: Path, content_dir: Path) -> tuple[ParsedQuestion | None, li
                 near = folded.get(heading.lower()) or next(iter(difflib.get_close_matches(heading, HEADING_TO_KEY, n=1)), None)
                 hint = f'; did you mean "{near}"?' if near else ""
                 err(i + 1, f'unknown section "{heading}"; expected one of {expected}{hint}')
-                current = None
+                current, under_bad_heading = None, True
                 continue
             if key in found:
                 err(i + 1, f'duplicate section "{heading}" (first on line {found[key][0]}); merge the two')
-                current = None
+                current, under_bad_heading = None, True
                 continue
             found[key] = (i + 1, [])
-            current = key
+            current, under_bad_heading = key, False
         elif current is not None:
             found[current][1].append(line)
-        elif line.strip() and not stray_reported:
+        elif line.strip() and not stray_reported and not under_bad_heading:
             stray_reported = True
             if re.match(r"^#\s", line):
                 err(i + 1, "the title belongs in the front matter (title: …), not in a '# ' heading; remove this line")
