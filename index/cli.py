@@ -83,6 +83,9 @@ def _search(args, parser) -> int:
             _emit(result_json(index.search(line, k=args.k, sections=sections, topics=topics)))
         except QueryError as exc:
             _emit({"query": line, "error": str(exc), "no_close_match": True, "results": []})
+        except SearchToolError as exc:  # the model or index cannot answer any line: one clear line, no traceback
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
 
 
 def _related(args, parser) -> int:
