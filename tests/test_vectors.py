@@ -1,0 +1,83 @@
+"""The dense leg's FAISS index: exact below the size threshold, IVF + SQ8 above; filters; no -1 rows."""
+
+import numpy as np
+import pytest
+
+from index import vectors as vec
+
+
+def unit_rows(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
+    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_small_bank_gets_an_exact_index():
+    index, spec = vec.build(unit_rows(50))
+    assert spec["type"] == "flat"
+    assert index.ntotal == 50
+
+
+def test_large_bank_gets_ivf_with_parameters_in_the_spec(tmp_path):
+    x = unit_rows(3000)
+    index, spec = vec.build(x, exact_max=1000)
+    assert spec["type"] == "ivf_sq8"
+    assert spec["nlist"] == vec.ivf_lists(3000) and spec["nprobe"] == spec["nlist"] // vec.IVF_PROBE_SHARE
+    vec.write(index, tmp_path / "s.faiss")
+    loaded = vec.read(tmp_path / "s.faiss", spec)
+    assert loaded.ntotal == 3000 and loaded.nprobe == spec["nprobe"]
+    # every row finds itself first (its own vector is the best inner product)
+    for row in (0, 1234, 2999):
+        _, rows = vec.search(loaded, x[row], 5)
+        assert rows[0] == row
+
+
+def clustered_rows(n: int, seed: int, d: int = 32, clusters: int = 50) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = unit_rows(clusters, d, seed=100)
+    x = centers[rng.integers(0, clusters, n)] + 0.3 / np.sqrt(d) * rng.standard_normal((n, d))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_ivf_recall_against_exact_search():
+    # data with neighbourhoods, like real embeddings (uniform random vectors have none)
+    x = clustered_rows(4000, seed=1)
+    queries = clustered_rows(30, seed=2)
+    index, _ = vec.build(x, exact_max=1000)
+    exact = np.argsort(-(queries @ x.T), axis=1)[:, :10]
+    found = [vec.search(index, q, 10)[1] for q in queries]
+    recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)])
+    assert recall >= 0.9
+
+
+@pytest.mark.parametrize("n, exact_max", [(40, 1000), (3000, 1000)])
+def test_k_larger_than_the_bank_or_filter_never_returns_padding(n, exact_max):
+    index, _ = vec.build(unit_rows(n), exact_max=exact_max)
+    scores, rows = vec.search(index, unit_rows(1, seed=9)[0], 10_000)
+    assert len(rows) == n and (rows >= 0).all() and len(scores) == len(rows)
+    allowed = np.array([3, 17, 29])
+    scores, rows = vec.search(index, unit_rows(1, seed=9)[0], 50, allowed)
+    assert sorted(rows.tolist()) == [3, 17, 29]
+    assert np.all(np.diff(scores) <= 1e-6)  # best first
+
+
+@pytest.mark.parametrize("n, exact_max", [(200, 1000), (3000, 1000)])
+def test_filter_keeps_only_allowed_rows(n, exact_max):
+    x = unit_rows(n)
+    index, _ = vec.build(x, exact_max=exact_max)
+    allowed = np.arange(1, n, 7)
+    _, rows = vec.search(index, x[0], 20, allowed)
+    assert len(rows) == 20 and set(rows.tolist()) <= set(allowed.tolist())
+    # row 0 itself is excluded by the filter even though it is the best match
+    assert 0 not in rows
+
+
+def test_empty_filter_returns_nothing():
+    index, _ = vec.build(unit_rows(10))
+    scores, rows = vec.search(index, unit_rows(1)[0], 5, np.array([], dtype=np.int64))
+    assert len(scores) == 0 and len(rows) == 0
+
+
+def test_ivf_lists_grow_with_the_bank():
+    assert vec.ivf_lists(1_000_000) == 1024
+    assert vec.ivf_lists(100_000) == 256
+    assert vec.ivf_lists(10) == 16
