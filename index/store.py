@@ -119,6 +119,9 @@ def current_version(index_dir: Path) -> Path:
     if not _VERSION_NAME.match(name):
         raise IndexDamaged(index_dir, f"{CURRENT} names {name[:40]!r}, which is not a version folder")
     version = index_dir / name
+    if version.is_symlink():
+        raise IndexDamaged(index_dir, f"{CURRENT} names {name}, which is a link; an index is read only from its own "
+                                      "folder")
     if not version.is_dir():
         raise IndexDamaged(index_dir, f"{CURRENT} names {name}, which does not exist")
     return version
