@@ -140,6 +140,14 @@ def read_manifest(version: Path, index_dir: Path | None = None) -> dict:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexDamaged(where, f"format version {manifest.get('format_version')!r}, this code reads "
                                   f"{FORMAT_VERSION}")
+    model = manifest.get("model")
+    onnx = model.get("onnx") if isinstance(model, dict) else None
+    if onnx is not None:  # the query model is loaded from here: it must be inside this index's models/ folder
+        folder = onnx.get("folder") if isinstance(onnx, dict) else None
+        models = (Path(where) / "models").resolve()
+        if not isinstance(folder, str) or not (Path(where) / folder).resolve().is_relative_to(models):
+            raise IndexDamaged(where, f"the manifest names a query model folder outside {Path(where) / 'models'}: "
+                                      f"{folder!r}")
     return manifest
 
 
