@@ -36,7 +36,7 @@ def test_manifest_records_model_dimension_format_and_hashes(fake_index):
     assert set(manifest["files"]) >= {"questions.json", "chunks.json", "vectors.npy", "sections.faiss",
                                       "lexical/sections/params.index.json"}
     assert set(manifest["sources"]) == {"k-means.md", "regularization.md", "roc-auc.md"}
-    assert np.load(version / "vectors.npy").shape == (15, 64)
+    assert np.load(version / "vectors.npy", allow_pickle=False).shape == (15, 64)
 
 
 def test_unchanged_rerun_embeds_and_writes_nothing(fake_index):
