@@ -59,6 +59,21 @@ def _bm25s():
     return bm25s
 
 
+def _slips(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance (edits with adjacent swaps), or limit + 1 when it is larger."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
 @dataclass
 class Analyzer:
     """Lowercase, split into words, drop stopwords, stem (Snowball English via PyStemmer)."""
@@ -145,14 +160,25 @@ class LexicalIndex:
             return np.zeros(self.num_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
 
-    def repair(self, word: str) -> str | None:
+    def knows(self, word: str, stem: str | None = None) -> bool:
+        """True when the field holds this word as written, or its stem."""
+        return word in self._vocab_set or bool(stem and stem in self._bm25.vocab_dict)
+
+    def repair(self, word: str, stem: str | None = None) -> str | None:
         """The closest vocabulary word for a probable typo, or None.
 
-        Only words of 4+ letters that are not in the vocabulary are repaired, to a word that
-        shares the first letter and is very similar (difflib ratio >= 0.8).
+        Only a word of 5+ letters that is unknown both as written and as a stem (`stem`: its stem,
+        so "transformers" is left alone when "transformer" is indexed) is repaired, to a word with
+        the same first letter one typing slip away (a letter added, dropped, changed or two swapped;
+        two slips for words of 9+ letters). "atention" → "attention"; "weather" stays "weather".
         """
-        if len(word) < 4 or word in self._vocab_set or word.isdigit():
+        if len(word) < 5 or self.knows(word, stem) or word.isdigit():
             return None
         pool = self._by_first.get(word[0], [])
-        match = difflib.get_close_matches(word, pool, n=1, cutoff=0.8)
-        return match[0] if match else None
+        limit = 1 if len(word) < 9 else 2
+        best = None
+        for cand in difflib.get_close_matches(word, pool, n=8, cutoff=0.75):
+            d = _slips(word, cand, limit)
+            if d <= limit and (best is None or d < best[0]):
+                best = (d, cand)
+        return best[1] if best else None

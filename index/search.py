@@ -6,8 +6,8 @@ The hybrid search has two legs over two fields:
   title + aliases;
 * lexical — BM25 of the query's stemmed words over each section and over title + aliases + topics.
 
-The legs are fused by weighted reciprocal rank fusion, first per section and per question; every
-section then scores its question's evidence plus its own, so the right question comes first and,
+The legs are fused by their standardised scores (z-scores over the candidates), per question and per
+section; every section scores its question's evidence plus its own, so the right question comes first and,
 inside it, the right section. A query that asks for a kind of section ("example of …") lifts that
 kind without hiding the others.
 """
@@ -39,18 +39,18 @@ MAX_K = 1000
 class SearchConfig:
     """The fusion's knobs. Values are tuned on the dev split of the evaluation set (see bench/)."""
 
-    rrf_k: float = 60.0
+    # weights of the standardised (z-scored) evidence of each leg and field
     w_dense: float = 1.0  # section vectors
     w_lexical: float = 1.0  # section BM25
-    w_title_dense: float = 1.0  # title + aliases vectors
-    w_title_lexical: float = 1.0  # title + aliases + topics BM25
-    question_share: float = 1.0  # how much of a question's best section evidence lifts its other sections
-    intent_boost: float = 0.02  # added to sections of the kind the query asked for
+    w_title_dense: float = 0.0  # title + aliases vectors
+    w_title_lexical: float = 0.0  # title + aliases + topics BM25
+    section_weight: float = 0.5  # a section's own evidence, added to its question's score
+    intent_boost: float = 2.0  # added to sections of the kind the query asked for ("example of …")
+    repair_dense: bool = True  # the dense leg embeds the query with its typos repaired
     candidates: int = 100  # rows taken from each leg before fusion
-    # no_close_match: nothing is close when the best cosine (sections or titles) is below this …
-    no_match_cosine: float = 0.40
-    # … and the query's words cover less than this share of the best question's title/aliases/topics field
-    no_match_coverage: float = 0.5
+    # no_close_match when closeness (best cosine + weight × share of the query's words the bank knows) < threshold
+    no_match_threshold: float = 0.356
+    no_match_coverage_weight: float = 0.25
     related_topic_weight: float = 0.0  # added to related scores per shared topic (Jaccard)
 
 
@@ -100,6 +100,58 @@ def detect_intent(text: str) -> tuple[str | None, str]:
     rest = " ".join((text[:m.start()] + " " + text[m.end():]).split())
     rest = re.sub(r"^(?:an?|the|some|give me|show me|tell me|what are|what is)\s+", "", rest, flags=re.I)
     return key, rest if re.search(r"\w{2,}", rest) else text
+
+
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,5}$")
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+
+
+def acronym_expansions(questions) -> dict[str, str]:
+    """{lowercased acronym: its spelled-out words}, learned from the bank's own aliases.
+
+    An alias such as "PSI" is expanded by the phrase in the same question's title or aliases whose
+    initials spell it ("population stability index"); an acronym with no such phrase ("GBM") by its
+    question's first alias that is not an acronym ("gradient boosted trees"). An alias counts as an
+    acronym when it is one ("RF") or starts with one ("KS test").
+    """
+    out: dict[str, list[str]] = {}
+    for q in questions:
+        acronyms = list(dict.fromkeys(a.split()[0] for a in q.aliases if _ACRONYM.match(a.split()[0])))
+        if not acronyms:
+            continue
+        phrases = [_TOKEN.findall(x) for x in (*q.aliases, q.title) if not _ACRONYM.match(x.split()[0])]
+        fallback = " ".join(phrases[0]) if phrases else ""
+        for acronym in acronyms:
+            n = len(acronym)
+            found = next((" ".join(words[i:i + n]) for words in phrases for i in range(len(words) - n + 1)
+                          if "".join(w[0] for w in words[i:i + n]).upper() == acronym), None)
+            expansion = (found or fallback).lower()
+            if expansion:
+                out.setdefault(acronym.lower(), [])
+                if expansion not in out[acronym.lower()]:
+                    out[acronym.lower()].append(expansion)
+    return {a: " ".join(e) for a, e in out.items()}
+
+
+def expand_acronyms(text: str, acronyms: dict[str, str]) -> str:
+    """The query with each known acronym followed by its spelled-out words: "what is PSI" →
+    "what is PSI (population stability index)". Both legs see the expansion."""
+    extra = [acronyms[w.lower()] for w in dict.fromkeys(_TOKEN.findall(text)) if w.lower() in acronyms]
+    extra = [e for e in extra if e not in text.lower()]
+    return f"{text} ({'; '.join(extra)})" if extra else text
+
+
+def _apply_repairs(text: str, corrected: dict[str, str]) -> str:
+    """The text with each repaired word replaced (case-insensitive, whole words)."""
+    for wrong, right in corrected.items():
+        text = re.sub(rf"\b{re.escape(wrong)}\b", right, text, flags=re.I)
+    return text
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    """(x - mean) / std, or zeros when x does not vary (a leg with no evidence adds nothing)."""
+    std = float(x.std()) if len(x) else 0.0
+    return (x - x.mean()) / std if std > 1e-9 else np.zeros_like(x)
 
 
 def _ranks(order: np.ndarray, size: int) -> np.ndarray:
@@ -164,6 +216,7 @@ class Index:
             if not ok:
                 raise IndexDamaged(self.path, problem)
         self.analyzer = Analyzer.from_config(manifest["lexical"])
+        self.acronyms = acronym_expansions(self.questions)
         self.lex_sections = LexicalIndex.load(version / "lexical" / "sections")
         self.lex_titles = LexicalIndex.load(version / "lexical" / "titles")
         if self.lex_sections.num_docs != len(chunks) or self.lex_titles.num_docs != len(self.questions):
@@ -237,6 +290,28 @@ class Index:
                 raise QueryError(f"unknown topic {bad[0]!r}; expected one of {', '.join(self.topics)}")
         return sections, topics
 
+    def _understand(self, topic_text: str):
+        """(words for the lexical leg, their stems, typo repairs, query vector) for the topic part of a query."""
+        words = self.analyzer.words(topic_text)
+        corrected = {}
+        for w, stem in zip(words, self.analyzer.stems(words)):
+            fix = self.lex_sections.repair(w, stem)
+            if fix and not self.lex_titles.knows(w, stem) and self.lex_titles.repair(w, stem) in (fix, None):
+                corrected[w] = fix
+        lex_words = [corrected.get(w, w) for w in words]
+        # the dense leg reads the repaired words too: the model sees "atention" as a different token
+        dense_text = _apply_repairs(topic_text, corrected) if self.config.repair_dense else topic_text
+        return lex_words, self.analyzer.stems(lex_words), corrected, self.embed_query(dense_text)
+
+    def closeness(self, query: str) -> float:
+        """How close the bank comes to answering a query: best cosine with any section or title, plus
+        `no_match_coverage_weight` × the share of the query's words the bank uses. `search` sets
+        `no_close_match` when this is below `no_match_threshold` (both calibrated on dev, see bench/)."""
+        _, topic_text = detect_intent(normalize_query(query))
+        _, stems, _, qv = self._understand(expand_acronyms(topic_text, self.acronyms))
+        d_scores, _ = vec.search(self.faiss, qv, 1)
+        return self._closeness(d_scores, self.title_vectors @ qv, np.ones(len(self.questions), dtype=bool), stems)
+
     def search(self, query: str, k: int = 10, sections=None, topics=None) -> SearchResult:
         """Ranked section hits for a query.
 
@@ -257,25 +332,15 @@ class Index:
             raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
         sections, topics = self._check_filters(sections, topics)
         intent, topic_text = detect_intent(text)
+        topic_text = expand_acronyms(topic_text, self.acronyms)
         allowed = self._allowed_rows(sections, topics)
         n_chunks, n_q = len(self.chunk_ids), len(self.questions)
         if allowed is not None and len(allowed) == 0:
             return SearchResult(text, [], True, intent)
 
-        # lexical leg: words, typo repair against the bank's vocabulary, stems
-        words = self.analyzer.words(topic_text)
-        corrected = {}
-        for w in words:
-            fix = self.lex_sections.repair(w)
-            if fix and self.lex_titles.repair(w) in (fix, None):
-                corrected[w] = fix
-        lex_words = [corrected.get(w, w) for w in words]
-        stems = self.analyzer.stems(lex_words)
+        lex_words, stems, corrected, qv = self._understand(topic_text)
         lex_sec = self.lex_sections.scores(stems)
         lex_title = self.lex_titles.scores(stems)
-
-        # dense leg
-        qv = self.embed_query(topic_text)
         n_cand = min(n_chunks, max(cfg.candidates, k))
         d_scores, d_rows = vec.search(self.faiss, qv, n_cand, allowed)
         title_cos = self.title_vectors @ qv
@@ -290,7 +355,7 @@ class Index:
             q_allowed[:] = False
             q_allowed[self.chunk_question[allowed]] = True
 
-        # ranks per leg (0 = not retrieved)
+        # ranks per leg (0 = not retrieved), kept on each hit so a front end can say why it matched
         lex_order = np.argsort(-lex_sec, kind="stable")[:n_cand]
         lex_order = lex_order[lex_sec[lex_order] > 0]
         dense_rank = _ranks(d_rows, n_chunks)
@@ -299,26 +364,33 @@ class Index:
         t_dense_order = t_dense_order[q_allowed[t_dense_order]]
         t_lex_order = np.argsort(-lex_title, kind="stable")[:cfg.candidates]
         t_lex_order = t_lex_order[(lex_title[t_lex_order] > 0) & q_allowed[t_lex_order]]
-        t_dense_rank = _ranks(t_dense_order, n_q)
-        t_lex_rank = _ranks(t_lex_order, n_q)
 
-        def rrf(ranks: np.ndarray, weight: float) -> np.ndarray:
-            return np.where(ranks > 0, weight / (cfg.rrf_k + ranks), 0.0)
-
-        section_score = rrf(dense_rank, cfg.w_dense) + rrf(lex_rank, cfg.w_lexical)
-        best_section = np.zeros(n_q)
-        np.maximum.at(best_section, self.chunk_question, section_score)
-        question_score = rrf(t_dense_rank, cfg.w_title_dense) + rrf(t_lex_rank, cfg.w_title_lexical) \
-            + cfg.question_share * best_section
-
-        candidates = np.flatnonzero((question_score > 0) & q_allowed)
-        rows = np.array([r for q in candidates for r in self._rows_of_question[q]], dtype=np.int64)
+        # candidate questions: any that a leg retrieved; all their (allowed) sections are scored exactly
+        cand_q = np.unique(np.concatenate([self.chunk_question[d_rows], self.chunk_question[lex_order],
+                                           t_dense_order, t_lex_order]).astype(np.int64))
+        cand_q = cand_q[q_allowed[cand_q]]
+        rows = np.array([r for q in cand_q for r in self._rows_of_question[q]], dtype=np.int64)
         if allowed is not None:
             rows = rows[np.isin(rows, allowed)]
         if len(rows) == 0:
             return SearchResult(text, [], True, intent, corrected)
         exact_cos = np.asarray(self.vectors[rows] @ qv, dtype=np.float64)
-        scores = question_score[self.chunk_question[rows]] + section_score[rows]
+        row_lex = lex_sec[rows].astype(np.float64)
+        pos = np.searchsorted(cand_q, self.chunk_question[rows])
+
+        # Score fusion: every leg's evidence is standardised over the candidates (z-score), so neither
+        # leg's scale dominates and a clear winner in one leg counts for more than a rank would say.
+        # A question scores its best section in each leg plus its title/aliases field; a section scores
+        # its question plus its own evidence, so the right question comes first and, in it, the right section.
+        best_cos = np.full(len(cand_q), -1.0)
+        np.maximum.at(best_cos, pos, exact_cos)
+        best_lex = np.zeros(len(cand_q))
+        np.maximum.at(best_lex, pos, row_lex)
+        question_score = (cfg.w_dense * _standardise(best_cos) + cfg.w_lexical * _standardise(best_lex)
+                          + cfg.w_title_dense * _standardise(title_cos[cand_q].astype(np.float64))
+                          + cfg.w_title_lexical * _standardise(lex_title[cand_q].astype(np.float64)))
+        section_score = cfg.w_dense * _standardise(exact_cos) + cfg.w_lexical * _standardise(row_lex)
+        scores = question_score[pos] + cfg.section_weight * section_score
         if intent:
             scores = scores + cfg.intent_boost * np.array([self.chunk_section[r] == intent for r in rows])
         order = np.lexsort((rows, -scores))[:k]
@@ -335,7 +407,7 @@ class Index:
                 dense_score=float(exact_cos[i]), lexical_score=float(lex_sec[row]),
                 dense_rank=int(dense_rank[row]) or None, lexical_rank=int(lex_rank[row]) or None,
                 matched_terms=self._matched(query_words, section.text), topics=q.topics))
-        no_match = self._no_close_match(d_scores, title_cos, q_allowed, lex_title, stems, t_lex_order)
+        no_match = self._closeness(d_scores, title_cos, q_allowed, stems) < cfg.no_match_threshold
         return SearchResult(text, hits, no_match, intent, corrected)
 
     def _matched(self, query_words: set[str], text: str) -> tuple[str, ...]:
@@ -349,18 +421,13 @@ class Index:
                 found.append(w)
         return tuple(found)
 
-    def _no_close_match(self, d_scores, title_cos, q_allowed, lex_title, stems, t_lex_order) -> bool:
-        cfg = self.config
+    def _closeness(self, d_scores, title_cos, q_allowed, stems) -> float:
         best_cos = max(float(d_scores.max()) if len(d_scores) else -1.0,
                        float(title_cos[q_allowed].max()) if q_allowed.any() else -1.0)
-        if best_cos >= cfg.no_match_cosine:
-            return False
-        if len(t_lex_order) and stems:
-            known = self.lex_titles.known(stems)
-            coverage = len(set(known)) / len(set(stems))
-            if coverage >= cfg.no_match_coverage:
-                return False
-        return True
+        distinct = set(stems)
+        known = {s for s in distinct if self.lex_sections.knows("", s) or self.lex_titles.knows("", s)}
+        coverage = len(known) / len(distinct) if distinct else 0.0
+        return best_cos + self.config.no_match_coverage_weight * coverage
 
     # ------------------------------------------------------------------ questions
     def question(self, question_id: str) -> Question:

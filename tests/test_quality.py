@@ -1,0 +1,70 @@
+"""Key retrieval behaviours on the real bank with the real model (the full evaluation is `make eval`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from index import open_index
+from index.search import acronym_expansions, expand_acronyms
+
+
+@pytest.fixture(scope="module")
+def idx(real_index):
+    return open_index(real_index)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("query, expected", [
+    ("RF vs GBM", {"gradient-boosting", "random-forest"}),
+    ("what is PSI", {"model-drift"}),
+    ("stochastik gradient decent", {"gradient-descent-variants"}),
+    ("my model looks great offline but falls apart once it is live", {"feature-leakage", "model-drift"}),
+])
+def test_question_first(idx, query, expected):
+    assert idx.search(query, k=5).hits[0].question_id in expected
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("query", ["RF vs GBM", "what is PSI", "how do I detect leakage"])
+def test_bank_query_is_not_flagged(idx, query):
+    assert not idx.search(query).no_close_match
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("query", ["how do I bake sourdough bread", "cheap flights to Lisbon in March"])
+def test_off_topic_query_has_no_close_match(idx, query):
+    assert idx.search(query).no_close_match
+
+
+@pytest.mark.model
+def test_section_intent_puts_that_section_first(idx):
+    result = idx.search("common mistakes with cross validation", k=5)
+    assert result.section_intent == "mistakes"
+    assert result.hits[0].chunk_id == "cross-validation#mistakes"
+
+
+@pytest.mark.model
+def test_typo_is_repaired_but_real_words_are_not(idx):
+    assert idx.search("atention mechanism").corrected == {"atention": "attention"}
+    assert idx.search("how does a car engine work").corrected == {}
+
+
+@pytest.mark.model
+def test_related_never_returns_itself_and_finds_the_sibling(idx):
+    for q in idx.questions:
+        assert q.id not in [r.question_id for r in idx.related(q.id, k=3)]
+    assert "random-forest" in [r.question_id for r in idx.related("gradient-boosting", k=3)]
+
+
+def test_acronyms_come_from_the_aliases():
+    class Q:
+        def __init__(self, title, aliases):
+            self.title, self.aliases = title, aliases
+
+    table = acronym_expansions([Q("What is model drift?", ("PSI", "population stability index", "KS test",
+                                                           "Kolmogorov-Smirnov")),
+                                Q("How does boosting work?", ("GBM", "gradient boosted trees"))])
+    assert table == {"psi": "population stability index", "ks": "kolmogorov smirnov",
+                     "gbm": "gradient boosted trees"}
+    assert expand_acronyms("what is psi", table) == "what is psi (population stability index)"
+    assert expand_acronyms("weather tomorrow", table) == "weather tomorrow"
