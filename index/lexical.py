@@ -128,12 +128,20 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, analyzer: Analyzer, documents: list[str]) -> "LexicalIndex":
-        words = [analyzer.words(d) for d in documents]
-        tokens = [analyzer.stems(w) or [""] for w in words]
+        # Each distinct word is stemmed once and documents share the stem strings: the same tokens
+        # as stemming document by document, without keeping every document's word list alive
+        # (at a million sections that is gigabytes).
+        stem_of: dict[str, str] = {}
+        tokens = []
+        for document in documents:
+            words = analyzer.words(document)
+            new = [w for w in dict.fromkeys(words) if w not in stem_of]
+            if new:
+                stem_of.update(zip(new, analyzer.stems(new)))
+            tokens.append([stem_of[w] for w in words] or [""])
         bm25 = _bm25s().BM25(csc_backend="numpy")
         bm25.index(tokens, show_progress=False)
-        vocabulary = sorted({w for ws in words for w in ws})
-        return cls(bm25, vocabulary)
+        return cls(bm25, sorted(stem_of))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
