@@ -120,7 +120,9 @@ class OnnxEmbedder:
         from tokenizers import Tokenizer
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        # One thread by default: a query is a dozen tokens, too little work to split, and on a shared
+        # machine a second spinning thread made each query 2-3x slower (BENCHMARKS.md).
+        options.intra_op_num_threads = threads or 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
