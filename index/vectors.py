@@ -18,7 +18,8 @@ import numpy as np
 
 EXACT_MAX = 20_000  # a flat scan of 20k × 384 floats answers one query in a few ms here
 IVF_TRAIN_PER_LIST = 40  # k-means training rows per inverted list (FAISS warns below 39)
-IVF_PROBE_SHARE = 16  # probe 1/16 of the lists: recall@10 0.98 at 1M (BENCHMARKS.md)
+IVF_PROBE_SHARE = 16  # probe 1/16 of the lists (1M: 64 of 1024, recall@10 0.98) …
+IVF_MIN_PROBES = 32  # … but at least 32 (100k: 16 of 256 gave recall@10 0.92; BENCHMARKS.md)
 TRAIN_SEED = 1234
 
 
@@ -45,7 +46,7 @@ def build(vectors: np.ndarray, exact_max: int = EXACT_MAX):
         spec = {"type": "flat", "metric": "inner_product"}
     else:
         nlist = ivf_lists(n)
-        nprobe = max(1, nlist // IVF_PROBE_SHARE)
+        nprobe = min(nlist, max(IVF_MIN_PROBES, nlist // IVF_PROBE_SHARE))
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
                                               faiss.METRIC_INNER_PRODUCT)
@@ -87,6 +88,11 @@ def search(index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) 
     k = min(k, index.ntotal if allowed is None else len(allowed))
     if k <= 0:
         return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+    # One query is never split across threads by FAISS (it parallelizes over queries), yet with two
+    # OpenMP threads a flat 10k search took 36 ms instead of 6 ms on this shared machine: their
+    # synchronization costs more than it saves. Process-wide; builds that follow run on one thread.
+    if faiss.omp_get_max_threads() != 1:
+        faiss.omp_set_num_threads(1)
     params = None
     if isinstance(index, faiss.IndexIVF):
         qualifying = index.ntotal if allowed is None else len(allowed)
