@@ -1,0 +1,371 @@
+"""The Streamlit page, flow by flow, with streamlit.testing.v1.AppTest on a fake-embedder index of the fixture bank,
+plus the pure helpers in ui/ (safe Markdown, practice order, revision sheet, map projection)."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import re
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import FakeEmbedder
+from index import open_index, store
+from index.model import Question, Section
+from ui import practice, revision, topicmap
+from ui.render import escape_md, example_queries, highlight, why_matched
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+SCRIPT = "<script>alert(1)</script>"
+MARKUP_QUESTION = f"""---
+title: "Is <b>markup</b> in a title shown as text?"
+topics: [evaluation]
+aliases: [markup]
+---
+
+## Short answer
+
+It shows as text: {SCRIPT} never runs.
+
+## Explanation
+
+Escaped before display.
+
+## Example
+
+**not bold** and $not maths$ and :red[not red].
+
+## Common mistakes
+
+Trusting content.
+
+## Production story
+
+A pasted script once ran in a wiki.
+"""
+
+
+@pytest.fixture
+def app(monkeypatch, fake_index, tmp_path):
+    """An AppTest factory pointed at a fake-embedder index; the build in the app uses the fake embedder too."""
+    index_dir, content_dir, _ = fake_index
+    from index.search import Index
+
+    build_module = importlib.import_module("ingest.build")  # `ingest.build` the attribute is the function
+    real_build = build_module.build
+    monkeypatch.setattr(Index, "_load_embedder", lambda self: FakeEmbedder())
+    monkeypatch.setattr(build_module, "build", lambda content, index, model=None, **kw: real_build(
+        content, index, embedder=FakeEmbedder(), **kw))
+    monkeypatch.setenv("MLPREP_INDEX", str(index_dir))
+    monkeypatch.setenv("MLPREP_CONTENT", str(content_dir))
+    monkeypatch.setenv("MLPREP_PRACTICE", str(tmp_path / "practice.json"))
+
+    def make(**params) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=30)
+        for key, value in params.items():
+            at.query_params[key] = value
+        return at
+
+    make.index_dir, make.content_dir, make.practice = index_dir, content_dir, tmp_path / "practice.json"
+    make.build = functools.partial(real_build, embedder=FakeEmbedder())
+    return make
+
+
+def texts(at) -> str:
+    """Every piece of Markdown-like text on the page, joined (what a reader would see, in escaped form)."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.label for e in at.expander]
+    parts += [b.label for b in at.button] + [w.value for w in at.warning] + [e.value for e in at.error]
+    return "\n".join(parts)
+
+
+def card_titles(at) -> list[str]:
+    return [m.value[5:] for m in at.markdown if m.value.startswith("#### ")]
+
+
+def search(at, query: str) -> AppTest:
+    at.text_input(key="q").input(query)
+    return at.run()
+
+
+# --------------------------------------------------------------------------- flows
+def test_empty_state_shows_bank_size_topics_and_clickable_examples(app):
+    at = app().run()
+    assert not at.exception
+    assert "**3 questions**" in texts(at)
+    assert {b.label for b in at.button if b.key and b.key.startswith("empty-topic-")} == \
+        {"evaluation", "fundamentals", "unsupervised"}
+    example = next(b for b in at.button if b.key == "example-0")
+    example.click().run()
+    assert at.text_input(key="q").value == example.label.replace("\\", "")
+    assert card_titles(at), "clicking an example query shows results"
+
+
+def test_search_groups_by_question_with_badge_highlight_why_and_other_sections(app):
+    at = search(app().run(), "what does ROC AUC measure")
+    assert not at.exception
+    titles = card_titles(at)
+    assert titles[0] == escape_md("What does ROC AUC measure?")
+    assert len(titles) == len(set(titles)), "one card per question"
+    assert any(":blue-badge[" in m.value for m in at.markdown)
+    assert any(":orange-background[AUC]" in m.value or ":orange-background[ROC AUC]" in m.value
+               for m in at.markdown)
+    assert any(c.value.startswith("Why this matched") and "meaning similarity" in c.value for c in at.caption)
+    # the matched section first, the other four one click away
+    assert len(at.expander) == 4 * len(titles)
+    assert any(c.value.startswith(f"{len(titles)} question") and "ms" in c.value for c in at.caption)
+
+
+def test_deep_link_restores_query_section_filter_and_view(app):
+    at = app(q="ROC AUC", section="Common mistakes").run()
+    assert not at.exception
+    assert at.text_input(key="q").value == "ROC AUC"
+    assert at.multiselect(key="section").value == ["Common mistakes"]
+    badges = [m.value for m in at.markdown if ":blue-badge[" in m.value]
+    assert badges and all("Common mistakes" in b for b in badges)
+
+
+def test_topic_filter_keeps_only_that_topic(app):
+    at = app(q="how does it work", topic="fundamentals").run()
+    titles = card_titles(at)
+    assert titles and escape_md("What does ROC AUC measure?") not in titles
+
+
+def test_open_question_shows_related_and_a_click_updates_the_url(app):
+    at = app(open="roc-auc").run()
+    assert not at.exception
+    assert any(m.value == "### " + escape_md("What does ROC AUC measure?") for m in at.markdown)
+    related = [b for b in at.button if b.key and b.key.startswith("related-")]
+    assert len(related) == 2  # the fixture bank has three questions
+    target = related[0].key.removeprefix("related-")
+    related[0].click().run()
+    assert at.query_params["open"] == [target] or at.query_params["open"] == target
+    idx = open_index(app.index_dir, check_stale=False, embedder=FakeEmbedder())
+    assert any(m.value == "### " + escape_md(idx.question(target).title) for m in at.markdown)
+    at.button(key="back").click().run()
+    assert "open" not in at.query_params
+
+
+def test_unknown_open_id_is_a_warning_not_a_crash(app):
+    at = app(open="../../etc/passwd").run()
+    assert not at.exception
+    assert any("unknown question id" in w.value for w in at.warning)
+
+
+def test_practice_reveal_mark_shaky_and_the_tally_survives_a_reload(app):
+    at = app(view="Practice").run()
+    assert not at.exception
+    first = card_titles_practice(at)
+    assert not any(m.value == "**Short answer**" for m in at.markdown)
+    at.button(key="reveal").click().run()
+    assert any(m.value == "**Short answer**" for m in at.markdown)
+    assert not any(m.value == "**Production story**" for m in at.markdown)
+    at.button(key="reveal-rest").click().run()
+    assert any(m.value == "**Production story**" for m in at.markdown)
+    at.button(key="mark-shaky").click().run()
+    assert card_titles_practice(at) != first, "marking moves on to another question"
+
+    tally = json.loads(app.practice.read_text())["questions"]
+    assert [rec["last"] for rec in tally.values()] == ["shaky"]
+
+    reloaded = app(view="Practice").run()  # a new session: the tally comes from the file
+    assert card_titles_practice(reloaded) == first, "the shaky question comes back first"
+    assert any("1 shaky" in c.value for c in reloaded.caption)
+
+
+def card_titles_practice(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("### "))
+
+
+def test_no_close_match_says_so_and_offers_nearest_topics(app):
+    at = search(app().run(), "qwxz vbnm plok")
+    assert not at.exception
+    assert any(w.value.startswith("Nothing in the bank answers") for w in at.warning)
+    topic_buttons = [b for b in at.button if b.key and b.key.startswith("near-")]
+    assert topic_buttons
+    topic_buttons[0].click().run()
+    assert at.session_state["view"] == "Browse"
+    assert at.selectbox(key="browse_topic").value == topic_buttons[0].label
+
+
+def test_missing_index_gets_built_with_a_progress_bar(app, tmp_path, monkeypatch):
+    fresh = tmp_path / "new-index"
+    monkeypatch.setenv("MLPREP_INDEX", str(fresh))
+    at = app().run()
+    assert not at.exception
+    assert store.is_fresh(fresh, app.content_dir)
+    bars = at.get("progress")
+    assert bars and "Index ready" in bars[-1].proto.text
+    assert "**3 questions**" in texts(at)
+
+
+def test_stale_index_is_rebuilt_and_serves_the_new_text(app):
+    path = app.content_dir / "roc-auc.md"
+    path.write_text(path.read_text().replace("ranks a random positive", "ranks a random zebrafish"))
+    assert not store.is_fresh(app.index_dir, app.content_dir)
+    at = search(app().run(), "zebrafish")
+    assert not at.exception
+    assert store.is_fresh(app.index_dir, app.content_dir)
+    assert any(":orange-background[zebrafish]" in m.value for m in at.markdown)
+
+
+def test_broken_content_shows_file_and_line_while_the_last_good_index_serves(app):
+    version = store.current_version(app.index_dir).name
+    (app.content_dir / "broken.md").write_text(
+        "---\ntitle: Broken\ntopics: [x]\n---\n\n## Short answer\n\nA.\n\n## Examples\n\nB.\n", encoding="utf-8")
+    at = search(app().run(), "ROC AUC")
+    assert not at.exception
+    assert any("keeps serving" in e.value for e in at.error)
+    problems = "\n".join(c.value for c in at.code)
+    assert "broken.md:10:" in problems and "Examples" in problems
+    assert card_titles(at)[0] == escape_md("What does ROC AUC measure?")
+    assert store.current_version(app.index_dir).name == version, "nothing was written"
+
+
+def test_script_in_content_is_shown_as_text(app):
+    (app.content_dir / "markup.md").write_text(MARKUP_QUESTION, encoding="utf-8")
+    app.build(app.content_dir, app.index_dir)
+    at = app(open="markup").run()
+    assert not at.exception
+    page = texts(at)
+    assert escape_md(SCRIPT) in page and SCRIPT not in page
+    assert "\\*\\*not bold\\*\\*" in page and "\\:red\\[" in page and "\\$not maths\\$" in page
+    assert not any(m.proto.allow_html for m in at.markdown)
+    html_elements = at.get("html")
+    assert len(html_elements) == 1 and "markup" not in html_elements[0].proto.body  # only our focus script
+
+    at = search(app().run(), "markup script")
+    assert SCRIPT not in texts(at) and "\\<" in texts(at)
+
+
+def test_query_is_never_rendered_as_markup(app):
+    at = search(app().run(), "<img src=x onerror=alert(1)> **bold** qqqq")
+    assert not at.exception
+    assert not re.search(r"(?<!\\)<img", texts(at)) and "\\<img" in texts(at)
+    assert not any(m.proto.allow_html for m in at.markdown)
+
+
+def test_browse_lists_every_question_by_topic(app):
+    at = app(view="Browse").run()
+    labels = [b.label for b in at.button if b.key and b.key.startswith("browse-")]
+    assert len(labels) == 4  # k-means is under two topics
+    next(b for b in at.button if b.key == "browse-evaluation-roc-auc").click().run()
+    assert at.query_params["open"] in ("roc-auc", ["roc-auc"])
+
+
+def test_topic_map_renders_every_question(app):
+    at = app(view="Topic map").run()
+    assert not at.exception
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 1
+    assert "roc-auc" in charts[0].proto.spec or any("roc-auc" in str(d) for d in charts[0].proto.datasets)
+
+
+def test_revision_sheet_offers_both_downloads(app):
+    at = app(view="Revision sheet").run()
+    assert not at.exception
+    downloads = at.get("download_button")
+    assert len(downloads) == 2
+    sheet = next(m.value for m in at.markdown if m.value.startswith("# "))
+    assert sheet.count("\n## ") == 3
+
+
+def test_sidebar_shows_model_bank_and_rebuild(app):
+    at = app().run()
+    side = "\n".join(m.value for m in at.sidebar.markdown)
+    assert "fake\\-bow" in side and "3 questions" in side and "Built" in side
+    at.sidebar.button[0].click().run()
+    assert not at.exception
+    assert any(m.value.startswith("Index ready") for m in at.sidebar.success)
+
+
+def test_search_timings_are_shown_after_a_query(app):
+    at = search(app().run(), "k-means clustering")
+    assert any("Server-side search time" in c.value for c in at.sidebar.caption)
+
+
+# --------------------------------------------------------------------------- ui helpers
+def _question(qid, title, short, topics=("t",)):
+    return Question(qid, title, tuple(topics), (), f"{qid}.md", (Section("short", "Short answer", short),))
+
+
+def test_escape_md_neutralises_markdown_html_maths_and_directives():
+    raw = "<script>x</script> **b** $m$ :red[r] :smile: [l](u) # h\n  1. item"
+    escaped = escape_md(raw)
+    for dangerous in ("<script>", "**b**", "$m$", ":red[", ":smile:", "[l](u)"):
+        assert dangerous not in escaped
+    assert escaped.replace("\\", "").replace("  \n", "\n") == "<script>x</script> **b** $m$ :red[r] :smile: [l](u) # h\n1. item"
+
+
+def test_highlight_marks_whole_words_only_and_escapes_the_rest():
+    out = highlight("AUC <b>because</b> cross-validation", ["auc", "cross", "validation"])
+    assert out.startswith(":orange-background[AUC]")
+    assert "be:orange" not in out and "\\<b\\>" in out
+    assert ":orange-background[cross\\-validation]" in out
+
+
+def test_why_matched_names_words_and_meaning():
+    from index.model import Hit
+
+    hit = Hit("a#short", "a", "A?", "short", "Short answer", "t", 1.0, 0.62, 3.1, 1, 2, ("auc", "roc"))
+    line = why_matched(hit)
+    assert "auc, roc" in line and "62%" in line and "#1 by meaning" in line and "#2 by words" in line
+
+
+def test_example_queries_come_from_the_bank():
+    qs = [Question("b", "B?", ("t",), ("gbm",), "b.md", ()), Question("a", "A?", ("t",), ("rf",), "a.md", ())]
+    assert example_queries(qs, n=2) == ["what is rf", "example of gbm"]
+
+
+def test_next_question_shaky_first_then_unseen_then_oldest_known():
+    tally = {"a": {"last": "knew", "at": 5}, "b": {"last": "shaky", "at": 9}, "c": {"last": "shaky", "at": 3},
+             "d": {"last": "knew", "at": 1}}
+    rng = random.Random(0)
+    assert practice.next_question(["a", "b", "c", "d", "e"], tally, rng) == "c"
+    assert practice.next_question(["a", "b", "c", "d", "e"], tally, rng, exclude="c") == "b"
+    assert practice.next_question(["a", "d", "e"], tally, rng) == "e"
+    assert practice.next_question(["a", "d"], tally, rng) == "d"
+    assert practice.next_question(["a"], tally, rng, exclude="a") == "a"
+    assert practice.next_question([], tally, rng) is None
+
+
+def test_tally_store_round_trip_and_damaged_file(tmp_path):
+    path = tmp_path / "sub" / "practice.json"
+    store_ = practice.TallyStore(path)
+    assert store_.load() == {}
+    store_.mark("a", "shaky", now=1.0)
+    store_.mark("a", "knew", now=2.0)
+    assert practice.TallyStore(path).load() == {"a": {"knew": 1, "shaky": 1, "last": "knew", "at": 2.0}}
+    assert practice.summary(["a", "b"], store_.load()) == {"knew": 1, "shaky": 0, "unseen": 1}
+    with pytest.raises(ValueError):
+        store_.mark("a", "maybe")
+    path.write_text("{not json")
+    assert store_.load() == {}
+
+
+def test_revision_sheet_escapes_content_in_html_and_markdown():
+    qs = [_question("x", "Is <b>this</b> safe?", f"Yes: {SCRIPT} & more")]
+    html = revision.revision_html(qs)
+    assert SCRIPT not in html and "&lt;script&gt;" in html and "&amp; more" in html
+    md = revision.revision_markdown(qs)
+    assert "\\<script\\>" in md and "## Is \\<b\\>this\\</b\\> safe?" in md
+    screen = revision.revision_markdown(qs, for_screen=True)
+    assert "\\:" in screen
+
+
+def test_project_2d_is_deterministic_and_keeps_neighbours_close():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)) * 5
+    vectors = np.vstack([c + rng.normal(scale=0.1, size=(4, 16)) for c in centres])
+    points = topicmap.project_2d(vectors)
+    assert points.shape == (12, 2)
+    assert np.allclose(points, topicmap.project_2d(vectors))
+    within = np.linalg.norm(points[0] - points[1])
+    across = min(np.linalg.norm(points[0] - points[j]) for j in range(4, 12))
+    assert within < across
+    assert topicmap.project_2d(np.ones((1, 4))).shape == (1, 2)
+    assert topicmap.project_2d(np.zeros((0, 4))).shape == (0, 2)

@@ -1,0 +1,238 @@
+"""The app in a real browser: the server started the way `make run` starts it, driven by Debian's headless Chromium.
+
+Screenshots go to tests/artifacts/ (gitignored), with timings.json (cold start to first answer, server-side search
+times read from the page). The bank is the real one plus one question whose text holds a <script> tag.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, quote_plus, urlparse
+
+import pytest
+
+from appserver import CHROMIUM, CHROMIUM_ARGS, serve_app
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+SEARCH_BOX = 'input[aria-label="Search the question bank"]'
+LEAKAGE_TITLE = "What is feature leakage, and how do you detect and prevent it?"
+SCRIPT_TEXT = "<script>alert(1)</script>"
+XSS_QUESTION = f"""---
+title: "How does the page show markup such as <b>bold</b> in an answer?"
+topics: [fundamentals]
+aliases: [markup test]
+---
+
+## Short answer
+
+Markup is shown as text: {SCRIPT_TEXT} and <img src=x onerror=alert(2)> stay visible, never run.
+
+## Explanation
+
+Every piece of content is escaped before it reaches the page.
+
+## Example
+
+The tag <b>bold</b> appears with its angle brackets.
+
+## Common mistakes
+
+Rendering content with unsafe_allow_html.
+
+## Production story
+
+A wiki once executed a script pasted into an answer.
+"""
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.model,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
+                                                      "(apt-get install -y chromium chromium-driver)"),
+]
+
+
+@pytest.fixture(scope="module")
+def bank(real_index, tmp_path_factory):
+    """(index folder, content folder): the real bank plus the <script> question, built with the real model
+    (only the new question is embedded; everything else is reused from the session's real index)."""
+    from ingest.build import build
+
+    base = tmp_path_factory.mktemp("browser")
+    content, index_dir = base / "content", base / "index"
+    shutil.copytree(ROOT / "content", content)
+    (content / "markup-test.md").write_text(XSS_QUESTION, encoding="utf-8")
+    shutil.copytree(real_index, index_dir)
+    report = build(content, index_dir)
+    assert report.embedded == 5, report.summary()
+    return index_dir, content
+
+
+@pytest.fixture(scope="module")
+def server(bank, tmp_path_factory):
+    """The app served as `make run` serves it; yields (base URL, perf_counter when the process was spawned)."""
+    index_dir, content = bank
+    base = tmp_path_factory.mktemp("served")
+    with serve_app(index_dir, content, base / "practice.json", base / "streamlit.log") as (url, _, started):
+        yield url, started
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    pg = context.new_page()
+    dialogs = []
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    pg.dialogs = dialogs
+    yield pg
+    context.close()
+
+
+def _record(key: str, value) -> None:
+    path = ARTIFACTS / "timings.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[key] = value
+    path.write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
+def _query_of(pg) -> dict:
+    return parse_qs(urlparse(pg.url).query)
+
+
+def test_type_a_query_and_the_answer_appears_as_you_type(server, page):
+    url, started = server
+    page.goto(url + "/")
+    box = page.locator(SEARCH_BOX)
+    box.wait_for(timeout=60_000)
+    page.wait_for_function(f"document.activeElement === document.querySelector('{SEARCH_BOX}')", timeout=10_000)
+    page.screenshot(path=ARTIFACTS / "01-empty-state.png", full_page=True)
+    assert page.get_by_text("16 questions", exact=False).first.is_visible()
+
+    # Typed, never Enter: the answer must come from the debounced as-you-type commit.
+    page.keyboard.type("how do I detect leakage", delay=30)
+    page.get_by_text(LEAKAGE_TITLE).first.wait_for(timeout=30_000)
+    # The first test against this server: from process start to the first answer on screen.
+    _record("cold_start_to_first_answer_s", round(time.perf_counter() - started, 2))
+    page.get_by_text("Why this matched").first.wait_for()
+    assert _query_of(page).get("q") == ["how do I detect leakage"]
+    page.screenshot(path=ARTIFACTS / "02-results-light.png", full_page=True)
+
+
+def test_deep_link_with_a_section_filter(server, page):
+    url, _ = server
+    page.goto(f"{url}/?q={quote_plus('cross validation')}&section={quote_plus('Common mistakes')}")
+    page.get_by_text("Why this matched").first.wait_for(timeout=60_000)
+    page.wait_for_function(f"document.querySelector('{SEARCH_BOX}')?.value === 'cross validation'", timeout=10_000)
+    assert _query_of(page).get("section") == ["Common mistakes"]
+    badges = page.locator('[data-testid="stMarkdownContainer"] span', has_text="Common mistakes")
+    assert badges.count() >= 1
+    assert page.get_by_text("Short answer", exact=True).count() >= 1  # the other sections, a click away
+    page.screenshot(path=ARTIFACTS / "03-deep-link-mistakes.png", full_page=True)
+
+
+def test_related_click_opens_the_question_and_updates_the_url(server, page):
+    url, _ = server
+    page.goto(f"{url}/?open=feature-leakage")
+    page.get_by_text("Related questions").wait_for(timeout=60_000)
+    related = page.locator('[data-testid="stButton"] button').filter(has_text="?")
+    first = related.nth(1)  # 0 is "Back"
+    title = first.inner_text().strip().splitlines()[-1]  # the text after the button's icon
+    first.click()
+    page.wait_for_function("!location.search.includes('open=feature-leakage')", timeout=15_000)
+    opened = _query_of(page)["open"][0]
+    assert opened != "feature-leakage"
+    page.get_by_role("heading", name=title).wait_for(timeout=15_000)
+    page.screenshot(path=ARTIFACTS / "04-related-opened.png", full_page=True)
+
+
+def test_script_in_content_shows_as_text_and_never_runs(server, page):
+    url, _ = server
+    page.goto(f"{url}/?open=markup-test")
+    page.get_by_text(SCRIPT_TEXT, exact=False).first.wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    assert page.dialogs == []
+    assert page.locator("main script").count() == page.locator("main [data-testid=stHtml] script").count()
+    assert "<b>bold</b>" in page.locator("main").inner_text()
+    page.screenshot(path=ARTIFACTS / "05-script-as-text.png", full_page=True)
+
+
+def test_keyboard_only_and_dark_theme(server, browser):
+    url, _ = server
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme="dark")
+    page = context.new_page()
+    try:
+        page.goto(url + "/")
+        page.locator(SEARCH_BOX).wait_for(timeout=60_000)
+        page.wait_for_function(f"document.activeElement === document.querySelector('{SEARCH_BOX}')")
+        page.keyboard.type("vanishing gradients")
+        page.keyboard.press("Enter")
+        page.get_by_text("Why this matched").first.wait_for(timeout=30_000)
+        # Tab until the first "Open this question" button has focus, then press Enter on it.
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            if "Open this question" in (page.evaluate("document.activeElement.innerText") or ""):
+                break
+        else:
+            pytest.fail("no 'Open this question' button is reachable with Tab")
+        page.keyboard.press("Enter")
+        page.get_by_text("Related questions").wait_for(timeout=15_000)
+        assert "open" in _query_of(page)
+        background = page.evaluate("getComputedStyle(document.querySelector('.stApp')).backgroundColor")
+        assert background != "rgb(255, 255, 255)", "the page should follow the browser's dark preference"
+        page.screenshot(path=ARTIFACTS / "06-keyboard-dark.png", full_page=True)
+    finally:
+        context.close()
+
+
+def test_topic_map_point_click_opens_a_question(server, page):
+    from PIL import Image
+
+    url, _ = server
+    page.goto(f"{url}/?view={quote_plus('Topic map')}")
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    shot = ARTIFACTS / "07-topic-map.png"
+    chart.screenshot(path=shot)
+    box = chart.bounding_box()
+    image = Image.open(shot).convert("RGB")
+    # Find a dot: the centre of the first blob of strongly coloured pixels in the plot area (the legend is right).
+    coloured = [(x, y) for y in range(0, image.height, 2) for x in range(0, int(image.width * 0.6), 2)
+                if max(image.getpixel((x, y))) - min(image.getpixel((x, y))) > 90]
+    assert coloured, "no coloured dot found on the map"
+    x0, y0 = coloured[0]
+    blob = [(x, y) for x, y in coloured if abs(x - x0) < 14 and abs(y - y0) < 14]
+    cx, cy = sum(x for x, _ in blob) / len(blob), sum(y for _, y in blob) / len(blob)
+    page.mouse.click(box["x"] + cx * box["width"] / image.width, box["y"] + cy * box["height"] / image.height)
+    page.get_by_text("Related questions").wait_for(timeout=15_000)
+    assert _query_of(page).get("open")
+    page.screenshot(path=ARTIFACTS / "08-map-click-opened.png", full_page=True)
+
+
+def test_server_side_search_time_after_warm_up(server, page):
+    url, _ = server
+    page.goto(url + "/")
+    page.locator(SEARCH_BOX).wait_for(timeout=60_000)
+    queries = ["bias variance", "gradient boosting vs random forest", "precision recall tradeoff", "word2vec",
+               "attention", "model drift monitoring", "dropout", "learning rate schedule", "k-fold", "AUC"]
+    for q in queries:
+        page.goto(f"{url}/?q={quote_plus(q)}")
+        page.get_by_text("answered in").first.wait_for(timeout=30_000)
+    caption = page.get_by_text("Server-side search time").first.inner_text()
+    _record("sidebar_search_time", caption)
+    assert "p50" in caption and "p95" in caption

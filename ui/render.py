@@ -1,0 +1,98 @@
+"""Safe Markdown for Streamlit: content and queries are escaped, never rendered as HTML.
+
+Streamlit's Markdown would otherwise interpret `<tags>`, `**emphasis**`, `$maths$`, `:colour[directives]` and
+`:emoji:` codes found in the bank or in a query. Every ASCII punctuation character is backslash-escaped (CommonMark
+turns `\\x` into a literal `x` for any punctuation), so text always shows exactly as written.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+_PUNCTUATION = set(string.punctuation)
+_HIGHLIGHT = "orange-background"  # a theme colour: readable in the light and the dark theme
+
+
+def _escape_inline(text: str) -> str:
+    return "".join("\\" + ch if ch in _PUNCTUATION else ch for ch in text)
+
+
+def escape_md(text: str) -> str:
+    """`text` as Markdown that renders as exactly that text: punctuation escaped, line breaks kept."""
+    # Leading spaces would turn a line into a code block; the text itself never needs them.
+    return "  \n".join(_escape_inline(line.strip()) for line in str(text).splitlines())
+
+
+def highlight(text: str, terms) -> str:
+    """Escaped Markdown of `text` with each whole-word occurrence of `terms` (any case) on a highlight.
+
+    Terms are matched as whole words, so highlighting "auc" leaves "because" alone.
+    """
+    words = sorted({t.lower() for t in terms if t and t.strip()}, key=len, reverse=True)
+    if not words:
+        return escape_md(text)
+    term = "(?:" + "|".join(re.escape(w) for w in words) + ")"
+    # A run of terms joined by spaces or hyphens ("cross-validation") is one highlight, not several.
+    pattern = re.compile(rf"(?<!\w){term}(?:[\s-]+{term})*(?!\w)", re.IGNORECASE)
+    out = []
+    for line in str(text).splitlines():
+        line = line.strip()
+        pieces, last = [], 0
+        for m in pattern.finditer(line):
+            pieces.append(_escape_inline(line[last:m.start()]))
+            pieces.append(f":{_HIGHLIGHT}[{_escape_inline(m.group(0))}]")
+            last = m.end()
+        pieces.append(_escape_inline(line[last:]))
+        out.append("".join(pieces))
+    return "  \n".join(out)
+
+
+def why_matched(hit) -> str:
+    """One short line saying why a hit matched, from both legs of the search (words in common, meaning)."""
+    parts = []
+    if hit.matched_terms:
+        shown = ", ".join(hit.matched_terms[:6]) + ("…" if len(hit.matched_terms) > 6 else "")
+        parts.append(f"words in common: {shown}")
+    else:
+        parts.append("no words in common")
+    parts.append(f"meaning similarity {max(0.0, hit.dense_score):.0%}")
+    ranks = []
+    if hit.dense_rank:
+        ranks.append(f"#{hit.dense_rank} by meaning")
+    if hit.lexical_rank:
+        ranks.append(f"#{hit.lexical_rank} by words")
+    if ranks:
+        parts.append(" and ".join(ranks))
+    return "Why this matched: " + "; ".join(parts)
+
+
+_TEMPLATES = ("what is {}", "example of {}", "common mistakes with {}", "{} in production")
+
+
+def example_queries(questions, n: int = 4) -> list[str]:
+    """A few queries to click on an empty page, made from the bank's own aliases (so they always find something)."""
+    out = []
+    for i, q in enumerate(sorted(questions, key=lambda q: q.id)):
+        name = q.aliases[0] if q.aliases else q.title.rstrip("?")
+        out.append(_TEMPLATES[i % len(_TEMPLATES)].format(name))
+        if len(out) == n:
+            break
+    return out
+
+
+def nearest_topics(result, limit: int = 4) -> list[str]:
+    """Topics of the questions closest to a query, best first, without repeats."""
+    seen: dict[str, None] = {}
+    for group in result.groups:
+        for topic in group.topics:
+            seen.setdefault(topic, None)
+    return list(seen)[:limit]
+
+
+_MARKUP = set("\\`*_[]<>#|")
+
+
+def escape_md_plain(text: str) -> str:
+    """Lighter escaping for Markdown files people read as plain text: only characters that would start markup."""
+    return "".join("\\" + ch if ch in _MARKUP else ch for ch in str(text))
