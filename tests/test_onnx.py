@@ -1,0 +1,78 @@
+"""The fast query path: ONNX embeddings equal the sentence-transformers reference; the CLI never imports torch."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from index import store
+from index.embed import OnnxEmbedder, SentenceTransformerEmbedder, resolve_model
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.model
+
+TEXTS = [
+    "leakage",  # a single word
+    "How do I detect feature leakage before it reaches production?",
+    "précision vs rappel — naïve Bayes, café, Ünïcode, 机器学习, emoji 🚀, Ελληνικά",  # unicode
+    " ".join(["gradient boosting fits each new tree to the residuals of the previous ones"] * 40),  # > 256 tokens
+    "k-fold CV: 5 folds, stratified; AUC=0.93 (±0.02) & F1@0.5 → 0.71",
+    "a",
+]
+HEAVY = ("torch", "transformers", "sentence_transformers")
+
+
+@pytest.fixture(scope="module")
+def embedders(real_index):
+    version = store.current_version(real_index)
+    model = store.read_manifest(version)["model"]
+    assert model["onnx"], "the real index should carry an ONNX export of its model"
+    onnx = OnnxEmbedder(real_index / model["onnx"]["folder"], int(model["max_seq_length"]))
+    reference = SentenceTransformerEmbedder(resolve_model(model["source"]))
+    return onnx, reference
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_onnx_query_vectors_equal_the_reference_one_by_one(embedders):
+    onnx, reference = embedders
+    for text in TEXTS:
+        got, want = onnx.encode([text]), reference.encode([text])
+        assert got.shape == want.shape == (1, reference.dimension)
+        assert cosines(got, want)[0] > 0.9999, text[:40]
+        assert abs(float(np.linalg.norm(got)) - 1.0) < 1e-5
+
+
+def test_onnx_batch_of_mixed_lengths_equals_one_by_one_and_the_reference(embedders):
+    # padding inside a batch must not change any row (the mask keeps pad tokens out of the mean)
+    onnx, reference = embedders
+    batch = onnx.encode(TEXTS, batch_size=len(TEXTS))
+    single = np.vstack([onnx.encode([t]) for t in TEXTS])
+    want = reference.encode(TEXTS)
+    assert (cosines(batch, want) > 0.9999).all()
+    assert (cosines(batch, single) > 0.9999).all()
+
+
+def test_long_text_is_truncated_like_the_reference(embedders):
+    # past max_seq_length tokens, more text must not change the vector (both sides truncate alike)
+    onnx, reference = embedders
+    long_text = TEXTS[3]
+    longer = long_text + " completely different words about attention heads and softmax" * 20
+    assert cosines(onnx.encode([long_text]), onnx.encode([longer]))[0] > 0.9999
+    assert cosines(onnx.encode([longer]), reference.encode([longer]))[0] > 0.9999
+
+
+def test_cli_search_imports_no_torch(real_index):
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "index", "search", "--json", "--index",
+                           str(real_index), "how do I detect leakage"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"question_id": "feature-leakage"' in done.stdout  # it answered, through the query model
+    modules = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "onnxruntime" in modules  # the trace is real: the ONNX path was taken
+    heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
+    assert heavy == [], f"the CLI's search imported {heavy[:5]}"
