@@ -201,6 +201,7 @@ def publish(index_dir: Path, write: Callable[[Path], dict]) -> Path:
     The caller holds `writer_lock`. Returns the new version folder.
     """
     index_dir = Path(index_dir)
+    clean(index_dir)  # an interrupted write's leftovers go while the live version is still the newest kept one
     # The suffix is the time's nanoseconds in hex, so names sort in the order they were made even within one
     # second: clean() keeps the newest by name, and must not mistake the version just replaced for an old one.
     now = time.time_ns()
@@ -255,7 +256,10 @@ def clean(index_dir: Path, keep: int = 2) -> list[str]:
                       key=lambda p: p.name, reverse=True) if index_dir.is_dir() else []
     kept = 0
     for path in versions:
-        if path.name == live or kept < keep - 1:
+        # A version newer than the live one was never switched to (a write interrupted after its rename):
+        # keeping it in place of the previous live version would delete what readers may still be loading.
+        orphan = live is not None and path.name > live
+        if path.name == live or (kept < keep - 1 and not orphan):
             kept += path.name != live
             continue
         shutil.rmtree(path, ignore_errors=True)
