@@ -21,8 +21,11 @@ $(STAMP): requirements.txt
 index: venv
 	$(BIN)/python -m ingest --index $(INDEX)
 
-run: index
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+# Broken content does not stop the app: ingest prints the errors, and the app shows them too while the last good
+# index keeps serving.
+run: venv
+	@$(BIN)/python -m ingest --index $(INDEX) || echo "make run: ingest failed (above); the app shows the errors and serves the last good index"
+	MLPREP_INDEX=$(INDEX) $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
