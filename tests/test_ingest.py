@@ -56,8 +56,9 @@ def test_a_changed_section_is_re_embedded_alone(fake_index):
     embedder.calls.clear()
     report = build(content_dir, index_dir, embedder=embedder)
     assert report.embedded == 1 and report.reused == 14
-    assert len(embedder.calls) == 1 and len(embedder.calls[0]) == 1
-    assert "A grocery chain grouped" in embedder.calls[0][0]
+    # one model call: the changed section and its one changed sentence (sentences are embedded too)
+    assert len(embedder.calls) == 1 and len(embedder.calls[0]) == 2
+    assert all("A grocery chain grouped" in text for text in embedder.calls[0])
     idx = open_index(index_dir, embedder=embedder)
     assert "grocery" in idx.question("k-means").section("example").text
 
