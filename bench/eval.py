@@ -246,23 +246,63 @@ def related_precision(idx, rows: list[dict], split: str, vectors_only: bool = Fa
     return mean(scores)
 
 
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 200) -> tuple[np.ndarray, float]:
+    """Weights and bias of an L2-regularised logistic regression (Newton's method), classes weighted equally.
+
+    Features are standardised for the fit and the coefficients mapped back, so they apply to raw features.
+    """
+    mu, sd = x.mean(axis=0), x.std(axis=0)
+    sd[sd < 1e-9] = 1.0
+    xs = np.hstack([(x - mu) / sd, np.ones((len(x), 1))])
+    sample = np.where(y == 1, len(y) / (2 * max(1, y.sum())), len(y) / (2 * max(1, (1 - y).sum())))
+    w = np.zeros(xs.shape[1])
+    penalty = np.full(xs.shape[1], l2)
+    penalty[-1] = 0.0  # the bias is not shrunk
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-np.clip(xs @ w, -50, 50)))
+        grad = xs.T @ (sample * (p - y)) + penalty * w
+        hess = (xs * (sample * p * (1 - p))[:, None]).T @ xs + np.diag(penalty) + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    weights = w[:-1] / sd
+    return weights, float(w[-1] - (weights * mu).sum())
+
+
 def calibrate_no_match(open_index, index_path: str, overrides: dict, queries: list[Query]) -> int:
-    """Grid over the coverage weight; for each, the threshold that flags ≤1% of dev real queries. Dev only."""
-    from index.search import SearchConfig
+    """Fit the no_close_match model on dev and choose its threshold (≤1% of dev real queries flagged). Dev only."""
+    from index.search import NO_MATCH_FEATURES, SearchConfig
 
     dev = [q for q in queries if q.split == "dev"]
+    idx = open_index(index_path, config=SearchConfig(**overrides))
+    x = np.array([idx.no_match_features(q.q) for q in dev])
+    y = np.array([0.0 if q.offtopic else 1.0 for q in dev])
     best = None
-    for weight in (0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5):
-        idx = open_index(index_path, config=SearchConfig(**{**overrides, "no_match_coverage_weight": weight}))
-        real = [idx.closeness(q.q) for q in dev if not q.offtopic]
-        off = [idx.closeness(q.q) for q in dev if q.offtopic]
-        threshold = calibrate(real, off)
-        recall = mean(c < threshold for c in off)
-        print(f"coverage weight {weight:.2f}: threshold {threshold:.4f} flags {recall:.0%} of dev off-topic, "
-              f"{mean(c < threshold for c in real):.0%} of dev real")
-        if best is None or recall > best[0]:
-            best = (recall, weight, threshold)
-    print(f"best on dev: no_match_coverage_weight={best[1]} no_match_threshold={best[2]:.4f}")
+    for l2 in (0.1, 0.3, 1.0, 3.0, 10.0):
+        weights, bias = fit_logistic(x, y, l2)
+        idx.config = SearchConfig(**{**overrides, "no_match_weights": tuple(weights), "no_match_bias": bias})
+        probs = np.array([idx.answer_probability(f) for f in x])
+        threshold = calibrate(list(probs[y == 1]), list(probs[y == 0]))
+        recall = float((probs[y == 0] < threshold).mean())
+        # leave-one-out recall: each dev query scored by a model fitted without it (a less optimistic number)
+        loo_off = 0
+        for i in np.flatnonzero(y == 0):
+            keep = np.arange(len(y)) != i
+            w_i, b_i = fit_logistic(x[keep], y[keep], l2)
+            p_real = 1 / (1 + np.exp(-(x[keep][y[keep] == 1] @ w_i + b_i)))
+            t_i = calibrate(list(p_real), [])
+            loo_off += float(1 / (1 + np.exp(-(x[i] @ w_i + b_i))) < t_i)
+        loo = loo_off / max(1, int((y == 0).sum()))
+        print(f"l2 {l2:>4}: threshold {threshold:.4f} flags {recall:.0%} of dev off-topic "
+              f"(leave-one-out {loo:.0%}), {float((probs[y == 1] < threshold).mean()):.1%} of dev real")
+        if best is None or (loo, recall) > best[0]:
+            best = ((loo, recall), l2, weights, bias, threshold)
+    _, l2, weights, bias, threshold = best
+    print(f"best on dev (l2={l2}), features: {', '.join(NO_MATCH_FEATURES)}")
+    print(f"    no_match_weights: tuple[float, ...] = ({', '.join(f'{w:.4f}' for w in weights)})")
+    print(f"    no_match_bias: float = {bias:.4f}")
+    print(f"    no_match_threshold: float = {threshold:.4f}")
     return 0
 
 
@@ -347,7 +387,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--misses", action="store_true", help="print the dev queries `search` gets wrong")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ and bench/out/ alone")
     parser.add_argument("--calibrate", action="store_true",
-                        help="choose no_match_coverage_weight and no_match_threshold on dev, print them and stop")
+                        help="fit the no_close_match model and its threshold on dev, print them and stop")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -44,28 +44,46 @@ class SearchConfig:
     w_lexical: float = 1.0  # section BM25
     w_title_dense: float = 0.0  # title + aliases vectors
     w_title_lexical: float = 0.0  # title + aliases + topics BM25
+    w_sentence: float = 0.5  # best sentence cosine (a section's sentences, each embedded alone)
+    w_section_sentence: float = 0.25  # a section's own best sentence, in its section score
+    sentence_top: int = 3  # a question's sentence evidence: mean cosine of its best `sentence_top` sentences
+    w_names: float = 0.5  # best cosine with the question's title or one alias, each embedded alone
     section_weight: float = 0.5  # a section's own evidence, added to its question's score
     intent_boost: float = 2.0  # added to sections of the kind the query asked for ("example of …")
     repair_dense: bool = True  # the dense leg embeds the query with its typos repaired
     candidates: int = 100  # rows taken from each leg before fusion
-    # no_close_match when closeness (best cosine + weight × share of the query's words the bank knows) < threshold
-    no_match_threshold: float = 0.356
-    no_match_coverage_weight: float = 0.25
+    # no_close_match: a logistic model over NO_MATCH_FEATURES gives the probability that the bank answers the
+    # query; below the threshold the answer is flagged. Fitted on the dev split, threshold chosen there so that
+    # at most 1% of dev real queries are flagged: `python -m bench eval --calibrate` prints these values.
+    no_match_weights: tuple[float, ...] = (-0.5233, 6.6003, 11.4676, 0.0519, 4.7273, 18.3402)
+    no_match_bias: float = -22.0350
+    no_match_threshold: float = 0.0959
     related_topic_weight: float = 0.0  # added to related scores per shared topic (Jaccard)
 
 
 # Phrases that ask for one kind of section. Matched on the lowercased query; removed from the text
 # used to find the question ("common mistakes with cross validation" → "cross validation").
 SECTION_INTENTS: dict[str, re.Pattern] = {
-    "example": re.compile(r"\b(?:real[- ]world )?(?:examples?|use[- ]cases?|for instance|illustrat\w*)\b(?: of| for)?"),
-    "mistakes": re.compile(r"\b(?:common )?(?:mistakes?|pitfalls?|gotchas?|errors people make|anti-?patterns?"
-                           r"|what not to do|what to avoid)\b(?: with| in| when| of| about)?"),
-    "story": re.compile(r"\b(?:production |war )?(?:stor(?:y|ies)|anecdotes?|incidents?|post-?mortems?"
-                        r"|went wrong|failed in production|failure in production)\b(?: about| of| with| where)?"),
-    "short": re.compile(r"\b(?:short answer|tl;?dr|in one (?:sentence|line)|briefly|quick answer|one-liner"
-                        r"|definition of|define)\b"),
-    "explanation": re.compile(r"\b(?:explain(?:ed)?|explanation|in depth|in detail|deep dive|walk me through)\b(?: of)?"),
+    "example": re.compile(r"\b(?:(?:a |some )?(?:real[- ]world|concrete|practical|worked|toy) (?:examples?|cases?|use[- ]cases?"
+                          r"|applications?)|examples?|use[- ]cases?|case stud(?:y|ies)|for instance|illustrat\w*"
+                          r"|in practice|show me how it looks)\b(?: of| for| with| about)?"),
+    "mistakes": re.compile(r"\b(?:common |typical |classic )?(?:mistakes?|pitfalls?|gotchas?|errors people make"
+                           r"|anti-?patterns?|misconceptions?|traps?|what not to do|what to avoid"
+                           r"|what (?:do )?people get wrong|where people go wrong|things that go wrong)\b"
+                           r"(?: with| in| when| of| about)?"),
+    "story": re.compile(r"\b(?:production |war |real )?(?:stor(?:y|ies)|anecdotes?|incidents?|post-?mortems?"
+                        r"|went wrong|failed in production|failure in production|(?:what )?happened in production"
+                        r"|in production at|outage)\b(?: about| of| with| where| when)?"),
+    "short": re.compile(r"\b(?:short answer|tl;?dr|in (?:one|a single|a) (?:sentence|line)|in a nutshell|briefly"
+                        r"|quick answer|one-liner|one liner|summarize|summarise|eli5|definition of|define)\b"),
+    "explanation": re.compile(r"\b(?:explain(?:ed)?|explanation|in depth|in detail|deep dive|walk me through"
+                              r"|step by step|under the hood|the math behind|intuition behind)\b(?: of)?"),
 }
+
+# What the no_close_match model reads (see Index._no_match_features).
+NO_MATCH_FEATURES = ("best section or title cosine", "best sentence cosine", "best name cosine",
+                     "fused score margin, top-1 minus top-2 question", "idf-weighted share of unknown words",
+                     "share of known words")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -98,7 +116,8 @@ def detect_intent(text: str) -> tuple[str | None, str]:
         return None, text
     key, m = best
     rest = " ".join((text[:m.start()] + " " + text[m.end():]).split())
-    rest = re.sub(r"^(?:an?|the|some|give me|show me|tell me|what are|what is)\s+", "", rest, flags=re.I)
+    rest = re.sub(r"^(?:(?:give|show|tell) me|what are|what is|what|an?|the|some)\s+", "", rest, flags=re.I)
+    rest = re.sub(r"^(?:an?|the|some)\s+", "", rest, flags=re.I)
     return key, rest if re.search(r"\w{2,}", rest) else text
 
 
@@ -204,19 +223,45 @@ class Index:
         self.title_vectors = np.load(version / "titles.npy", allow_pickle=False)
         self.question_vectors = np.load(version / "questions.npy", allow_pickle=False)
         self.faiss = vec.read(version / "sections.faiss", manifest["faiss"])
+        chunk_row = {cid: i for i, cid in enumerate(self.chunk_ids)}
+        sentence_rows = json.loads((version / "sentences.json").read_text(encoding="utf-8"))
+        self.sentence_chunk = np.array([chunk_row[r["chunk"]] for r in sentence_rows], dtype=np.int64)
+        self.sentence_vectors = np.load(version / "sentences.npy", allow_pickle=False)
+        name_rows = json.loads((version / "names.json").read_text(encoding="utf-8"))
+        self.name_question = np.array([self.question_row[r["question"]] for r in name_rows], dtype=np.int64)
+        self.name_vectors = np.load(version / "names.npy", allow_pickle=False)
         counts = manifest["counts"]
         checks = [
             (self.vectors.shape == (len(chunks), dim), f"vectors.npy is {self.vectors.shape}, expected ({len(chunks)}, {dim})"),
             (self.title_vectors.shape == (len(self.questions), dim), "titles.npy does not match the questions"),
             (self.question_vectors.shape == (len(self.questions), dim), "questions.npy does not match the questions"),
             (self.faiss.ntotal == len(chunks) and self.faiss.d == dim, "sections.faiss does not match the chunks"),
+            (self.sentence_vectors.shape == (len(sentence_rows), dim), "sentences.npy does not match sentences.json"),
+            (set(self.sentence_chunk.tolist()) == set(range(len(chunks))), "sentences.json does not cover every chunk"),
+            (self.name_vectors.shape == (len(name_rows), dim), "names.npy does not match names.json"),
+            (set(self.name_question.tolist()) == set(range(len(self.questions))),
+             "names.json does not cover every question"),
             (counts == {"questions": len(self.questions), "chunks": len(chunks)}, "counts differ from the manifest"),
         ]
         for ok, problem in checks:
             if not ok:
                 raise IndexDamaged(self.path, problem)
+        # related questions compare the mean of each question's sentence vectors: every sentence counts
+        # alike, so one long section does not speak for the whole question
+        related = np.zeros_like(self.question_vectors)
+        np.add.at(related, self.chunk_question[self.sentence_chunk], self.sentence_vectors)
+        self.related_vectors = related / np.maximum(np.linalg.norm(related, axis=1, keepdims=True), 1e-12)
         self.analyzer = Analyzer.from_config(manifest["lexical"])
         self.acronyms = acronym_expansions(self.questions)
+        # idf of every stem the bank uses (sections, titles, aliases, topics); an unknown stem weighs most
+        docs = [set(self.analyzer.tokens(" ".join([q.title, *q.aliases, *q.topics]))) for q in self.questions]
+        docs += [set(self.analyzer.tokens(sec.text)) for q in self.questions for sec in q.sections]
+        df: dict[str, int] = {}
+        for d in docs:
+            for stem in d:
+                df[stem] = df.get(stem, 0) + 1
+        self._idf = {stem: float(np.log((len(docs) + 1) / (n + 0.5))) for stem, n in df.items()}
+        self._unknown_idf = float(np.log((len(docs) + 1) / 0.5))
         self.lex_sections = LexicalIndex.load(version / "lexical" / "sections")
         self.lex_titles = LexicalIndex.load(version / "lexical" / "titles")
         if self.lex_sections.num_docs != len(chunks) or self.lex_titles.num_docs != len(self.questions):
@@ -303,14 +348,14 @@ class Index:
         dense_text = _apply_repairs(topic_text, corrected) if self.config.repair_dense else topic_text
         return lex_words, self.analyzer.stems(lex_words), corrected, self.embed_query(dense_text)
 
-    def closeness(self, query: str) -> float:
-        """How close the bank comes to answering a query: best cosine with any section or title, plus
-        `no_match_coverage_weight` × the share of the query's words the bank uses. `search` sets
-        `no_close_match` when this is below `no_match_threshold` (both calibrated on dev, see bench/)."""
-        _, topic_text = detect_intent(normalize_query(query))
-        _, stems, _, qv = self._understand(expand_acronyms(topic_text, self.acronyms))
-        d_scores, _ = vec.search(self.faiss, qv, 1)
-        return self._closeness(d_scores, self.title_vectors @ qv, np.ones(len(self.questions), dtype=bool), stems)
+    def no_match_features(self, query: str) -> np.ndarray:
+        """The features the no_close_match model reads for a query (NO_MATCH_FEATURES), for calibration."""
+        return self._search(query, 1, None, None)[1]
+
+    def answer_probability(self, features: np.ndarray) -> float:
+        """The no_close_match model: probability that the bank answers a query with these features."""
+        z = float(np.dot(self.config.no_match_weights, features)) + self.config.no_match_bias
+        return float(1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))))
 
     def search(self, query: str, k: int = 10, sections=None, topics=None) -> SearchResult:
         """Ranked section hits for a query.
@@ -326,6 +371,9 @@ class Index:
         Raises:
             QueryError: blank query, k out of range, unknown section or topic.
         """
+        return self._search(query, k, sections, topics)[0]
+
+    def _search(self, query, k, sections, topics) -> tuple[SearchResult, np.ndarray]:
         cfg = self.config
         text = normalize_query(query)
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
@@ -336,7 +384,7 @@ class Index:
         allowed = self._allowed_rows(sections, topics)
         n_chunks, n_q = len(self.chunk_ids), len(self.questions)
         if allowed is not None and len(allowed) == 0:
-            return SearchResult(text, [], True, intent)
+            return SearchResult(text, [], True, intent), np.zeros(len(NO_MATCH_FEATURES))
 
         lex_words, stems, corrected, qv = self._understand(topic_text)
         lex_sec = self.lex_sections.scores(stems)
@@ -344,6 +392,12 @@ class Index:
         n_cand = min(n_chunks, max(cfg.candidates, k))
         d_scores, d_rows = vec.search(self.faiss, qv, n_cand, allowed)
         title_cos = self.title_vectors @ qv
+        # best sentence of each section, best name (title or alias) of each question
+        sentence_cos = self.sentence_vectors @ qv
+        chunk_sentence = np.full(n_chunks, -1.0)
+        np.maximum.at(chunk_sentence, self.sentence_chunk, sentence_cos)
+        name_cos = np.full(n_q, -1.0)
+        np.maximum.at(name_cos, self.name_question, self.name_vectors @ qv)
 
         # restrict to the filter
         q_allowed = np.ones(n_q, dtype=bool)
@@ -366,14 +420,17 @@ class Index:
         t_lex_order = t_lex_order[(lex_title[t_lex_order] > 0) & q_allowed[t_lex_order]]
 
         # candidate questions: any that a leg retrieved; all their (allowed) sections are scored exactly
+        s_rows = np.argsort(-np.where(np.isin(self.sentence_chunk, allowed) if allowed is not None else True,
+                                      sentence_cos, -np.inf), kind="stable")[:n_cand]
         cand_q = np.unique(np.concatenate([self.chunk_question[d_rows], self.chunk_question[lex_order],
+                                           self.chunk_question[self.sentence_chunk[s_rows]],
                                            t_dense_order, t_lex_order]).astype(np.int64))
         cand_q = cand_q[q_allowed[cand_q]]
         rows = np.array([r for q in cand_q for r in self._rows_of_question[q]], dtype=np.int64)
         if allowed is not None:
             rows = rows[np.isin(rows, allowed)]
         if len(rows) == 0:
-            return SearchResult(text, [], True, intent, corrected)
+            return SearchResult(text, [], True, intent, corrected), np.zeros(len(NO_MATCH_FEATURES))
         exact_cos = np.asarray(self.vectors[rows] @ qv, dtype=np.float64)
         row_lex = lex_sec[rows].astype(np.float64)
         pos = np.searchsorted(cand_q, self.chunk_question[rows])
@@ -386,10 +443,15 @@ class Index:
         np.maximum.at(best_cos, pos, exact_cos)
         best_lex = np.zeros(len(cand_q))
         np.maximum.at(best_lex, pos, row_lex)
+        row_sentence = chunk_sentence[rows]
+        best_sentence = self._top_sentences(sentence_cos, allowed, cfg.sentence_top)[cand_q]
         question_score = (cfg.w_dense * _standardise(best_cos) + cfg.w_lexical * _standardise(best_lex)
+                          + cfg.w_sentence * _standardise(best_sentence)
+                          + cfg.w_names * _standardise(name_cos[cand_q])
                           + cfg.w_title_dense * _standardise(title_cos[cand_q].astype(np.float64))
                           + cfg.w_title_lexical * _standardise(lex_title[cand_q].astype(np.float64)))
-        section_score = cfg.w_dense * _standardise(exact_cos) + cfg.w_lexical * _standardise(row_lex)
+        section_score = (cfg.w_dense * _standardise(exact_cos) + cfg.w_lexical * _standardise(row_lex)
+                         + cfg.w_section_sentence * _standardise(row_sentence))
         scores = question_score[pos] + cfg.section_weight * section_score
         if intent:
             scores = scores + cfg.intent_boost * np.array([self.chunk_section[r] == intent for r in rows])
@@ -407,8 +469,25 @@ class Index:
                 dense_score=float(exact_cos[i]), lexical_score=float(lex_sec[row]),
                 dense_rank=int(dense_rank[row]) or None, lexical_rank=int(lex_rank[row]) or None,
                 matched_terms=self._matched(query_words, section.text), topics=q.topics))
-        no_match = self._closeness(d_scores, title_cos, q_allowed, stems) < cfg.no_match_threshold
-        return SearchResult(text, hits, no_match, intent, corrected)
+        features = self._no_match_features(max(float(best_cos.max()), float(title_cos[cand_q].max())),
+                                           float(row_sentence.max()), float(name_cos[cand_q].max()),
+                                           question_score, stems)
+        no_match = bool(self.answer_probability(features) < cfg.no_match_threshold)
+        return SearchResult(text, hits, no_match, intent, corrected), features
+
+    def _top_sentences(self, sentence_cos: np.ndarray, allowed, top: int) -> np.ndarray:
+        """Per question, the mean cosine of its `top` best sentences (among allowed sections): several
+        sentences agreeing say more than one lucky sentence."""
+        n_q = len(self.questions)
+        keep = np.ones(len(sentence_cos), dtype=bool) if allowed is None else np.isin(self.sentence_chunk, allowed)
+        cos, owner = sentence_cos[keep], self.chunk_question[self.sentence_chunk[keep]]
+        order = np.lexsort((-cos, owner))
+        owner_sorted = owner[order]
+        rank = np.arange(len(order)) - np.searchsorted(owner_sorted, owner_sorted)
+        first = rank < top
+        total = np.bincount(owner_sorted[first], weights=cos[order][first], minlength=n_q)
+        count = np.bincount(owner_sorted[first], minlength=n_q)
+        return np.where(count > 0, total / np.maximum(count, 1), -1.0)
 
     def _matched(self, query_words: set[str], text: str) -> tuple[str, ...]:
         if not query_words:
@@ -421,13 +500,15 @@ class Index:
                 found.append(w)
         return tuple(found)
 
-    def _closeness(self, d_scores, title_cos, q_allowed, stems) -> float:
-        best_cos = max(float(d_scores.max()) if len(d_scores) else -1.0,
-                       float(title_cos[q_allowed].max()) if q_allowed.any() else -1.0)
-        distinct = set(stems)
-        known = {s for s in distinct if self.lex_sections.knows("", s) or self.lex_titles.knows("", s)}
-        coverage = len(known) / len(distinct) if distinct else 0.0
-        return best_cos + self.config.no_match_coverage_weight * coverage
+    def _no_match_features(self, best_cos, best_sentence, best_name, question_score, stems) -> np.ndarray:
+        top = np.sort(question_score)[::-1]
+        margin = float(top[0] - top[1]) if len(top) > 1 else 0.0
+        distinct = list(dict.fromkeys(stems))
+        known = [s in self._idf for s in distinct]
+        weight = [self._idf.get(s, self._unknown_idf) for s in distinct]
+        unknown_share = (sum(w for w, k in zip(weight, known) if not k) / sum(weight)) if distinct else 1.0
+        coverage = (sum(known) / len(distinct)) if distinct else 0.0
+        return np.array([best_cos, best_sentence, best_name, margin, unknown_share, coverage])
 
     # ------------------------------------------------------------------ questions
     def question(self, question_id: str) -> Question:
@@ -439,12 +520,12 @@ class Index:
         return self.questions[row]
 
     def related(self, question_id: str, k: int = 3) -> list[Related]:
-        """Other questions nearest to this one (by their section vectors, plus shared topics), never itself."""
+        """Other questions nearest to this one (by their mean sentence vector, plus shared topics), never itself."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise QueryError(f"k must be a positive whole number, not {k!r}")
         q = self.question(question_id)
         row = self.question_row[q.id]
-        scores = self.question_vectors @ self.question_vectors[row]
+        scores = self.related_vectors @ self.related_vectors[row]
         if self.config.related_topic_weight:
             mine = set(q.topics)
             jac = np.array([len(mine & set(o.topics)) / max(1, len(mine | set(o.topics))) for o in self.questions])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ from .content import SECTIONS, ParsedQuestion, load_bank
 
 EMBED_TEMPLATE = "{title}\n{heading}: {text}"  # what a section's vector is computed from
 TITLE_TEMPLATE = "{title}\nAlso called: {aliases}"  # what a question's title vector is computed from
+# A section is also embedded sentence by sentence: all-MiniLM-L6-v2 is a sentence model, and one vector for a
+# 150-250 word section blurs the one sentence a paraphrase is about. Split after . ! ? before a capital or digit.
+SENTENCE_SPLIT = r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,17 @@ def chunk(question: ParsedQuestion) -> list[Chunk]:
             for s in question.sections]
 
 
+def sentences(question: ParsedQuestion) -> list[tuple[str, str]]:
+    """(chunk id, sentence) for every sentence of every section, in chunk order."""
+    return [(f"{question.id}#{s.key}", text) for s in question.sections
+            for text in (t.strip() for t in re.split(SENTENCE_SPLIT, s.text)) if text]
+
+
+def names(question: ParsedQuestion) -> list[str]:
+    """The names a question goes by, each embedded alone: its title and every alias."""
+    return list(dict.fromkeys([question.title, *question.aliases]))
+
+
 def title_text(question: ParsedQuestion) -> str:
     return TITLE_TEMPLATE.format(title=question.title, aliases=", ".join(question.aliases) or "-")
 
@@ -70,7 +85,10 @@ def _previous_vectors(index_dir: Path, weights_sha256: str) -> tuple[dict | None
             return manifest, {}
         keys = manifest["embedding_keys"]
         out = {}
-        for name, field in (("vectors.npy", "chunks"), ("titles.npy", "titles")):
+        for name, field in (("vectors.npy", "chunks"), ("titles.npy", "titles"), ("sentences.npy", "sentences"),
+                            ("names.npy", "names")):
+            if field not in keys:
+                continue
             arr = np.load(version / name, allow_pickle=False)
             out.update(zip(keys[field], arr))
         return manifest, out
@@ -114,6 +132,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
     questions = load_bank(content_dir)
     chunks = [c for q in questions for c in chunk(q)]
     titles = [title_text(q) for q in questions]
+    sentence_rows = [row for q in questions for row in sentences(q)]
+    name_rows = [(q.id, name) for q in questions for name in names(q)]
 
     if embedder is None:
         from index.embed import resolve_model
@@ -129,7 +149,7 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
     analyzer = Analyzer()
     config = {
         "chunking": {"sections": [list(s) for s in SECTIONS], "embed_template": EMBED_TEMPLATE,
-                     "title_template": TITLE_TEMPLATE},
+                     "title_template": TITLE_TEMPLATE, "sentence_split": SENTENCE_SPLIT},
         "lexical": analyzer.config(),
     }
     sources = {q.path: q.sha256 for q in questions}
@@ -146,8 +166,11 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
 
         chunk_keys = [_key(model_info["weights_sha256"], c.embed_text) for c in chunks]
         title_keys = [_key(model_info["weights_sha256"], t) for t in titles]
-        texts = dict(zip(chunk_keys, (c.embed_text for c in chunks))) | dict(zip(title_keys, titles))
-        missing = [k for k in dict.fromkeys(chunk_keys + title_keys) if k not in reuse]
+        sentence_keys = [_key(model_info["weights_sha256"], t) for _, t in sentence_rows]
+        name_keys = [_key(model_info["weights_sha256"], t) for _, t in name_rows]
+        texts = (dict(zip(chunk_keys, (c.embed_text for c in chunks))) | dict(zip(title_keys, titles))
+                 | dict(zip(sentence_keys, (t for _, t in sentence_rows))) | dict(zip(name_keys, (t for _, t in name_rows))))
+        missing = [k for k in dict.fromkeys(chunk_keys + title_keys + sentence_keys + name_keys) if k not in reuse]
         if missing:
             fresh = encoder.encode([texts[k] for k in missing], progress=progress)
             reuse.update(zip(missing, np.asarray(fresh, dtype=np.float32)))
@@ -155,6 +178,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
 
         section_vectors = np.vstack([reuse[k] for k in chunk_keys]).astype(np.float32)
         title_vectors = np.vstack([reuse[k] for k in title_keys]).astype(np.float32)
+        sentence_vectors = np.vstack([reuse[k] for k in sentence_keys]).astype(np.float32)
+        name_vectors = np.vstack([reuse[k] for k in name_keys]).astype(np.float32)
         dimension = int(section_vectors.shape[1])
         question_vectors = np.zeros((len(questions), dimension), dtype=np.float32)
         for i, q in enumerate(questions):
@@ -194,6 +219,14 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
             np.save(folder / "vectors.npy", section_vectors, allow_pickle=False)
             np.save(folder / "titles.npy", title_vectors, allow_pickle=False)
             np.save(folder / "questions.npy", question_vectors, allow_pickle=False)
+            (folder / "sentences.json").write_text(json.dumps(
+                [{"chunk": cid, "text": text} for cid, text in sentence_rows], ensure_ascii=False, indent=0),
+                encoding="utf-8")
+            np.save(folder / "sentences.npy", sentence_vectors, allow_pickle=False)
+            (folder / "names.json").write_text(json.dumps(
+                [{"question": qid, "text": text} for qid, text in name_rows], ensure_ascii=False, indent=0),
+                encoding="utf-8")
+            np.save(folder / "names.npy", name_vectors, allow_pickle=False)
             store._checkpoint("vectors-written")
             faiss_index, faiss_spec = vec.build(section_vectors)
             vec.write(faiss_index, folder / "sections.faiss")
@@ -210,7 +243,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
                 "faiss": faiss_spec,
                 "counts": {"questions": len(questions), "chunks": len(chunks)},
                 "chunks": {c.id: hashlib.sha256(c.embed_text.encode("utf-8")).hexdigest() for c in chunks},
-                "embedding_keys": {"chunks": chunk_keys, "titles": title_keys},
+                "embedding_keys": {"chunks": chunk_keys, "titles": title_keys, "sentences": sentence_keys,
+                                   "names": name_keys},
                 "sources": sources,
                 "content_dir": str(content_dir.resolve()),
                 "inputs_sha256": inputs,

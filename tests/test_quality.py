@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from index import open_index
-from index.search import acronym_expansions, expand_acronyms
+from bench.eval import fit_logistic
+from index.search import NO_MATCH_FEATURES, acronym_expansions, detect_intent, expand_acronyms
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +70,32 @@ def test_acronyms_come_from_the_aliases():
                      "gbm": "gradient boosted trees"}
     assert expand_acronyms("what is psi", table) == "what is psi (population stability index)"
     assert expand_acronyms("weather tomorrow", table) == "weather tomorrow"
+
+
+@pytest.mark.parametrize("query, section, rest", [
+    ("give me a real-world case of self-attention", "example", "self-attention"),
+    ("what do people get wrong about overfitting", "mistakes", "overfitting"),
+    ("what happened in production when leakage slipped through", "story", "leakage slipped through"),
+    ("cross validation tl;dr", "short", "cross validation"),
+    ("how does boosting work in detail", "explanation", "how does boosting work"),
+    ("summary statistics of drift", None, "summary statistics of drift"),
+])
+def test_section_intent_phrasings(query, section, rest):
+    assert detect_intent(query) == (section, rest)
+
+
+def test_fit_logistic_separates_and_maps_back_to_raw_features():
+    x = np.array([[0.1, 5.0], [0.2, 7.0], [0.15, 6.0], [0.6, 5.5], [0.7, 6.5], [0.65, 7.2]])
+    y = np.array([0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    weights, bias = fit_logistic(x, y, l2=0.1)
+    probs = 1 / (1 + np.exp(-(x @ weights + bias)))
+    assert (probs[y == 1] > 0.5).all() and (probs[y == 0] < 0.5).all()
+    assert weights[0] > 0
+
+
+@pytest.mark.model
+def test_sentence_and_name_fields_load_with_the_index(idx):
+    assert idx.sentence_vectors.shape[0] > len(idx.chunk_ids)
+    assert idx.name_vectors.shape[0] >= len(idx.questions)
+    assert len(NO_MATCH_FEATURES) == len(idx.config.no_match_weights)
+    assert idx.no_match_features("what is PSI").shape == (len(NO_MATCH_FEATURES),)
