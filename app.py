@@ -15,14 +15,13 @@ URL parameters: q (query), section and topic (filters), view, open (a question i
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import os
 import random
 import threading
 import time
 from pathlib import Path
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from index import (DEFAULT_CONTENT, DEFAULT_INDEX, ContentErrors, IndexDamaged, QueryError, SearchToolError, open_index,
@@ -70,7 +69,10 @@ def search_timings() -> collections.deque:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def map_points(index_dir: str, version: str) -> pd.DataFrame:
+def map_points(index_dir: str, version: str):
+    """The topic map's data frame: one row per question with its 2-D position."""
+    import pandas as pd  # imported here: pandas and altair add about 1.5 s to a cold start that searches first
+
     idx = load_index(index_dir, version)
     xy = topicmap.project_2d(idx.question_vectors)
     return pd.DataFrame({
@@ -128,15 +130,21 @@ def build_index(model: str | None, why: str) -> bool:
         st.info("Another session is rebuilding the index; showing the current one meanwhile.")
         return False
     try:
-        bar.progress(0.1, text=f"{why}: embedding the question bank with {model or 'the bundled model'} "
-                               "(about half a minute the first time)…")
-        report = build_index_folder(CONTENT_DIR, INDEX_DIR, model=model)
+        # The build runs in a worker thread so that the bar can show it is alive (elapsed seconds) meanwhile.
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="build") as pool:
+            job = pool.submit(build_index_folder, CONTENT_DIR, INDEX_DIR, model=model)
+            while not job.done():
+                bar.progress(0.1, text=f"{why}: embedding the question bank with {model or 'the bundled model'}, "
+                                       f"{time.perf_counter() - started:.0f} s (about half a minute the first time)…")
+                concurrent.futures.wait([job], timeout=0.5)
+            report = job.result()
         bar.progress(1.0, text=f"Index ready: {report.summary()}")
         st.session_state["last_build"] = f"Index ready: {report.summary()}"
         return True
     except ContentErrors as exc:
         bar.empty()
-        show_content_errors(exc.errors, serving=store.is_fresh(INDEX_DIR, CONTENT_DIR))
+        show_content_errors(exc.errors, serving=lifecycle.index_state(INDEX_DIR, CONTENT_DIR).exists)
         return False
     except SearchToolError as exc:
         bar.empty()
@@ -318,6 +326,8 @@ def browse_view(idx) -> None:
 
 
 def map_view(idx) -> None:
+    import altair as alt
+
     st.caption("Each dot is a question; questions close together are related (a 2-D projection of their "
                "vectors). Click a dot to open it. Keyboard users: the Browse view lists the same questions.")
     data = map_points(str(INDEX_DIR), idx.version.name)
