@@ -493,12 +493,8 @@ class Index:
         if not query_words:
             return ()
         stems = dict(zip(self.analyzer.stems(sorted(query_words)), sorted(query_words)))
-        found = []
-        for w in dict.fromkeys(self.analyzer.words(text)):
-            s = self.analyzer.stems([w])[0]
-            if s in stems:
-                found.append(w)
-        return tuple(found)
+        words = list(dict.fromkeys(self.analyzer.words(text)))
+        return tuple(w for w, s in zip(words, self.analyzer.stems(words)) if s in stems)
 
     def _no_match_features(self, best_cos, best_sentence, best_name, question_score, stems) -> np.ndarray:
         top = np.sort(question_score)[::-1]
