@@ -38,7 +38,7 @@ class PlainSearch:
 
         self.ids, self.texts, version = section_texts(index_dir)
         self.model = SentenceTransformer(model_path, device="cpu")
-        vectors = np.load(version / "vectors.npy")
+        vectors = np.load(version / "vectors.npy", allow_pickle=False)
         self.index = faiss.IndexFlatIP(vectors.shape[1])
         self.index.add(vectors)
 
