@@ -22,7 +22,8 @@ index: venv
 	$(BIN)/python -m ingest --index $(INDEX)
 
 # Broken content does not stop the app: ingest prints the errors, and the app shows them too while the last good
-# index keeps serving. No file watcher: watching this tree (.venv included) adds 5-9 s to the first page load.
+# index keeps serving. No file watcher: it watches this whole tree, .venv included (inotify overflows), and delayed
+# the first answer by about 4-5 s on average here.
 run: venv
 	@$(BIN)/python -m ingest --index $(INDEX) || echo "make run: ingest failed (above); the app shows the errors and serves the last good index"
 	MLPREP_INDEX=$(INDEX) $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false \
