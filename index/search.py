@@ -173,6 +173,24 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / std if std > 1e-9 else np.zeros_like(x)
 
 
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """The same rows as `np.argsort(-scores, kind="stable")[:n]` without sorting every row.
+
+    A full sort of a million chunk scores takes 0.2-1.4 s here; partitioning takes a few ms.
+    Rows tied at the cut are taken lowest row first, as the stable sort takes them.
+    """
+    size = len(scores)
+    if n >= size:
+        return np.argsort(-scores, kind="stable")
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    cut = np.partition(scores, size - n)[size - n]  # the n-th largest score
+    above = np.flatnonzero(scores > cut)
+    tied = np.flatnonzero(scores == cut)[:n - len(above)]
+    rows = np.concatenate([above, tied])
+    return rows[np.argsort(-scores[rows], kind="stable")]
+
+
 def _ranks(order: np.ndarray, size: int) -> np.ndarray:
     """rank (1-based) of every row in `order`, 0 for rows not in it."""
     ranks = np.zeros(size, dtype=np.int64)
@@ -410,18 +428,18 @@ class Index:
             q_allowed[self.chunk_question[allowed]] = True
 
         # ranks per leg (0 = not retrieved), kept on each hit so a front end can say why it matched
-        lex_order = np.argsort(-lex_sec, kind="stable")[:n_cand]
+        lex_order = _top(lex_sec, n_cand)
         lex_order = lex_order[lex_sec[lex_order] > 0]
         dense_rank = _ranks(d_rows, n_chunks)
         lex_rank = _ranks(lex_order, n_chunks)
-        t_dense_order = np.argsort(-np.where(q_allowed, title_cos, -np.inf), kind="stable")[:cfg.candidates]
+        t_dense_order = _top(np.where(q_allowed, title_cos, -np.inf), cfg.candidates)
         t_dense_order = t_dense_order[q_allowed[t_dense_order]]
-        t_lex_order = np.argsort(-lex_title, kind="stable")[:cfg.candidates]
+        t_lex_order = _top(lex_title, cfg.candidates)
         t_lex_order = t_lex_order[(lex_title[t_lex_order] > 0) & q_allowed[t_lex_order]]
 
         # candidate questions: any that a leg retrieved; all their (allowed) sections are scored exactly
-        s_rows = np.argsort(-np.where(np.isin(self.sentence_chunk, allowed) if allowed is not None else True,
-                                      sentence_cos, -np.inf), kind="stable")[:n_cand]
+        s_rows = _top(np.where(np.isin(self.sentence_chunk, allowed) if allowed is not None else True,
+                               sentence_cos, -np.inf), n_cand)
         cand_q = np.unique(np.concatenate([self.chunk_question[d_rows], self.chunk_question[lex_order],
                                            self.chunk_question[self.sentence_chunk[s_rows]],
                                            t_dense_order, t_lex_order]).astype(np.int64))
