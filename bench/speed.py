@@ -575,11 +575,13 @@ def report(results: dict, command: str, plot_path: Path | None) -> str:
             "words drawn the same way. Query embedding is not part of these figures (it is constant in bank "
             "size: section 1).", "",
             "**What these figures do not cover yet.** They time the two legs and their fusion through the index "
-            "code (`vectors.search`, `LexicalIndex.scores`, top-100 by `np.argpartition`), not `Index.search` "
-            "itself: that still ranks each leg with a full `np.argsort` over every chunk and every question, "
-            "which at 1M chunks costs 190 ms per sort here on a quiet moment, 1.4 s under load (vs 5–29 ms for an "
-            "argpartition top-100 with the same stable order). Until `index/search.py` selects its candidates "
-            "that way, the 1M latency holds for the legs, not for the whole search.", "",
+            "code (`vectors.search`, `LexicalIndex.scores`, top-100 by partition), not `Index.search` itself. "
+            "`Index.search` now picks each leg's candidates by partition too (a full `np.argsort` of 1M scores "
+            "took 0.2–1.4 s here, the partition about 5 ms), but it still takes an exact cosine with every "
+            "sentence vector and every question title (`sentences.npy`, `titles.npy`): two extra dense scans "
+            "outside FAISS that grow with the bank (at 1M chunks, several million sentence vectors, i.e. "
+            "hundreds of milliseconds and gigabytes). Those need FAISS indexes of their own before the whole "
+            "search meets the 1M figures above.", "",
             "**Why IVF + SQ8 above 20k chunks** (measured here while choosing): HNSW-flat (M 32, efConstruction "
             "40) took 83–165 s to build per 100k vectors on these 2 shared cores, so 15–30 min at 1M, over the "
             "budget; IVF with 1024 lists trains on 41k rows and adds 1M rows in 15–45 s, depending on the load "
