@@ -439,11 +439,12 @@ def revision_view(idx) -> None:
 def main() -> None:
     st.set_page_config(page_title="ML interview prep", page_icon=":material/school:", layout="centered")
     st.markdown("## ML interview prep")
-    idx = ensure_index()
+    # The box comes before the index is loaded, so that on a cold start the user can already type.
     query = st.text_input(SEARCH_LABEL, key="q", live=True, bind="query-params", on_change=on_query_change,
                           placeholder="e.g. how do I detect leakage", label_visibility="collapsed",
                           icon=":material/search:")
     st.html(FOCUS_SCRIPT, unsafe_allow_javascript=True)
+    idx = ensure_index()
     cols = st.columns(2)
     # Options are the headings (the URL reads ?section=Common+mistakes); the search takes the section keys.
     key_of = {heading: key for key, heading in idx.sections.items()}

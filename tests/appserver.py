@@ -1,5 +1,6 @@
 """Serve app.py for browser tests the way `make run` does (`python -m streamlit run app.py --server.port P
---server.headless true --browser.gatherUsageStats false`), on a free port, with the folders given by environment."""
+--server.headless true --browser.gatherUsageStats false --server.fileWatcherType none`), on a free port, with the
+folders given by environment variables."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def serve_app(index_dir: Path, content_dir: Path, practice_file: Path, log_path:
     log = open(log_path, "w")
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra_args],
+                             "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                             "--server.fileWatcherType", "none", *extra_args],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

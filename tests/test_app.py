@@ -313,7 +313,7 @@ def test_why_matched_names_words_and_meaning():
 
     hit = Hit("a#short", "a", "A?", "short", "Short answer", "t", 1.0, 0.62, 3.1, 1, 2, ("auc", "roc"))
     line = why_matched(hit)
-    assert "auc, roc" in line and "62%" in line and "#1 by meaning" in line and "#2 by words" in line
+    assert "auc, roc" in line and "similarity 0.62" in line and "#1 by meaning" in line and "#2 by words" in line
 
 
 def test_example_queries_come_from_the_bank():

@@ -120,8 +120,8 @@ def test_type_a_query_and_the_answer_appears_as_you_type(server, page):
     box = page.locator(SEARCH_BOX)
     box.wait_for(timeout=60_000)
     page.wait_for_function(f"document.activeElement === document.querySelector('{SEARCH_BOX}')", timeout=10_000)
+    page.get_by_text("16 questions", exact=False).first.wait_for(timeout=60_000)  # the empty state, once loaded
     page.screenshot(path=ARTIFACTS / "01-empty-state.png", full_page=True)
-    assert page.get_by_text("16 questions", exact=False).first.is_visible()
 
     # Typed, never Enter: the answer must come from the debounced as-you-type commit.
     page.keyboard.type("how do I detect leakage", delay=30)
@@ -182,6 +182,7 @@ def test_keyboard_only_and_dark_theme(server, browser):
         page.keyboard.type("vanishing gradients")
         page.keyboard.press("Enter")
         page.get_by_text("Why this matched").first.wait_for(timeout=30_000)
+        page.screenshot(path=ARTIFACTS / "06-results-dark.png", full_page=True)
         # Tab until the first "Open this question" button has focus, then press Enter on it.
         for _ in range(60):
             page.keyboard.press("Tab")
@@ -194,7 +195,7 @@ def test_keyboard_only_and_dark_theme(server, browser):
         assert "open" in _query_of(page)
         background = page.evaluate("getComputedStyle(document.querySelector('.stApp')).backgroundColor")
         assert background != "rgb(255, 255, 255)", "the page should follow the browser's dark preference"
-        page.screenshot(path=ARTIFACTS / "06-keyboard-dark.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / "06-keyboard-dark-opened.png", full_page=True)
     finally:
         context.close()
 
@@ -222,6 +223,25 @@ def test_topic_map_point_click_opens_a_question(server, page):
     page.get_by_text("Related questions").wait_for(timeout=15_000)
     assert _query_of(page).get("open")
     page.screenshot(path=ARTIFACTS / "08-map-click-opened.png", full_page=True)
+
+
+def test_practice_tally_survives_a_reload_and_the_revision_sheet_shows(server, page):
+    url, _ = server
+    page.goto(f"{url}/?view=Practice")
+    page.get_by_role("button", name="Reveal the short answer").click(timeout=60_000)
+    page.get_by_text("Short answer", exact=True).first.wait_for(timeout=15_000)
+    page.get_by_role("button", name="Show the rest").click()
+    page.get_by_text("Production story", exact=True).first.wait_for(timeout=15_000)
+    page.screenshot(path=ARTIFACTS / "09-practice-revealed.png", full_page=True)
+    page.get_by_role("button", name="Shaky").click()
+    page.get_by_text("1 shaky", exact=False).first.wait_for(timeout=15_000)
+    page.reload()
+    page.get_by_text("1 shaky", exact=False).first.wait_for(timeout=60_000)
+
+    page.goto(f"{url}/?view={quote_plus('Revision sheet')}")
+    page.get_by_role("button", name="Download HTML (printable)").wait_for(timeout=60_000)
+    page.get_by_text(LEAKAGE_TITLE).first.wait_for()
+    page.screenshot(path=ARTIFACTS / "10-revision-sheet.png", full_page=True)
 
 
 def test_server_side_search_time_after_warm_up(server, page):

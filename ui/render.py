@@ -56,7 +56,7 @@ def why_matched(hit) -> str:
         parts.append(f"words in common: {shown}")
     else:
         parts.append("no words in common")
-    parts.append(f"meaning similarity {max(0.0, hit.dense_score):.0%}")
+    parts.append(f"meaning similarity {hit.dense_score:.2f} (cosine)")
     ranks = []
     if hit.dense_rank:
         ranks.append(f"#{hit.dense_rank} by meaning")
