@@ -270,8 +270,8 @@ def test_revision_sheet_offers_both_downloads(app):
     assert not at.exception
     downloads = at.get("download_button")
     assert len(downloads) == 2
-    sheet = next(m.value for m in at.markdown if m.value.startswith("# "))
-    assert sheet.count("\n## ") == 3
+    sheet = next(m.value for m in at.markdown if m.value.startswith("#### "))
+    assert sheet.count("#### ") == 3
 
 
 def test_sidebar_shows_model_bank_and_rebuild(app):

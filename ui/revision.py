@@ -23,9 +23,11 @@ def revision_markdown(questions, title: str = "ML interview revision sheet", for
     otherwise only characters that start Markdown markup are escaped, so the downloaded file reads well as text.
     """
     esc = escape_md if for_screen else escape_md_plain
-    lines = [f"# {esc(title)}", ""]
+    # On screen the page has its own header, and compact headings keep the sheet scannable.
+    lines = [] if for_screen else [f"# {esc(title)}", ""]
+    heading = "####" if for_screen else "##"
     for q in _ordered(questions):
-        lines.append(f"## {esc(q.title)}")
+        lines.append(f"{heading} {esc(q.title)}")
         if q.topics:
             lines.append(f"*{esc(', '.join(q.topics))}*")
         lines.append("")
