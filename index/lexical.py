@@ -168,6 +168,12 @@ class LexicalIndex:
             return np.zeros(self.num_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
 
+    def document_frequency(self, stem: str) -> int:
+        """How many documents hold this stem (0 for a stem the field does not know)."""
+        row = self._bm25.vocab_dict.get(stem)
+        indptr = self._bm25.scores["indptr"]  # postings per stem (bm25s's CSC matrix, one column per stem)
+        return int(indptr[row + 1] - indptr[row]) if row is not None and row + 1 < len(indptr) else 0
+
     def knows(self, word: str, stem: str | None = None) -> bool:
         """True when the field holds this word as written, or its stem."""
         return word in self._vocab_set or bool(stem and stem in self._bm25.vocab_dict)
