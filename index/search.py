@@ -173,22 +173,29 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / std if std > 1e-9 else np.zeros_like(x)
 
 
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """The same rows as `np.argsort(-scores, kind="stable")[:n]` without sorting every row.
+_top = vec.top_rows
 
-    A full sort of a million chunk scores takes 0.2-1.4 s here; partitioning takes a few ms.
-    Rows tied at the cut are taken lowest row first, as the stable sort takes them.
-    """
-    size = len(scores)
-    if n >= size:
-        return np.argsort(-scores, kind="stable")
-    if n <= 0:
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The concatenation of arange(start, end) for each pair, without a Python loop."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
         return np.zeros(0, dtype=np.int64)
-    cut = np.partition(scores, size - n)[size - n]  # the n-th largest score
-    above = np.flatnonzero(scores > cut)
-    tied = np.flatnonzero(scores == cut)[:n - len(above)]
-    rows = np.concatenate([above, tied])
-    return rows[np.argsort(-scores[rows], kind="stable")]
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+def _top_mean(cos: np.ndarray, owner: np.ndarray, n_owners: int, top: int) -> np.ndarray:
+    """Per owner (0..n_owners-1), the mean of its `top` best cosines, -1 for an owner with none: several
+    sentences agreeing say more than one lucky sentence. `cos` in row order, so ties keep that order."""
+    order = np.lexsort((-cos, owner))
+    owner_sorted = owner[order]
+    rank = np.arange(len(order)) - np.searchsorted(owner_sorted, owner_sorted)
+    first = rank < top
+    total = np.bincount(owner_sorted[first], weights=cos[order][first], minlength=n_owners)
+    count = np.bincount(owner_sorted[first], minlength=n_owners)
+    return np.where(count > 0, total / np.maximum(count, 1), -1.0)
 
 
 def _ranks(order: np.ndarray, size: int) -> np.ndarray:
@@ -231,55 +238,74 @@ class Index:
         self.chunk_section = [c["section"] for c in chunks]
         self.sections: dict[str, str] = dict(manifest["chunking"]["sections"])
         self.topics = sorted({t for q in self.questions for t in q.topics})
-        self._section_of = {(int(self.chunk_question[i]), s): i for i, s in enumerate(self.chunk_section)}
         self._rows_of_question: list[list[int]] = [[] for _ in self.questions]
         for i, qrow in enumerate(self.chunk_question):
             self._rows_of_question[qrow].append(i)
 
         dim = int(manifest["model"]["dimension"])
+        # Every dense file is memory-mapped: a large bank's vectors are read at the rows a query needs, not held.
         self.vectors = np.load(version / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        self.title_vectors = np.load(version / "titles.npy", allow_pickle=False)
-        self.question_vectors = np.load(version / "questions.npy", allow_pickle=False)
+        self.question_vectors = np.load(version / "questions.npy", mmap_mode="r", allow_pickle=False)
         self.faiss = vec.read(version / "sections.faiss", manifest["faiss"])
-        chunk_row = {cid: i for i, cid in enumerate(self.chunk_ids)}
-        sentence_rows = json.loads((version / "sentences.json").read_text(encoding="utf-8"))
-        self.sentence_chunk = np.array([chunk_row[r["chunk"]] for r in sentence_rows], dtype=np.int64)
-        self.sentence_vectors = np.load(version / "sentences.npy", allow_pickle=False)
-        name_rows = json.loads((version / "names.json").read_text(encoding="utf-8"))
-        self.name_question = np.array([self.question_row[r["question"]] for r in name_rows], dtype=np.int64)
-        self.name_vectors = np.load(version / "names.npy", allow_pickle=False)
+        fields = manifest.get("dense_fields", {})  # indexes written before it have no field indexes: all exact
+        self.titles = vec.DenseField.load(version, "titles", fields.get("titles"))
+        self.sentences = vec.DenseField.load(version, "sentences", fields.get("sentences"))
+        self.names = vec.DenseField.load(version, "names", None)
+        self.title_vectors, self.sentence_vectors, self.name_vectors = (
+            self.titles.vectors, self.sentences.vectors, self.names.vectors)
+        n_sentences, n_names = len(self.sentences), len(self.names)
+        if (version / "sentence_chunks.npy").is_file():  # row numbers written beside the vectors by ingest
+            self.sentence_chunk = np.load(version / "sentence_chunks.npy", allow_pickle=False).astype(np.int64)
+            self.name_question = np.load(version / "name_questions.npy", allow_pickle=False).astype(np.int64)
+        else:
+            chunk_row = {cid: i for i, cid in enumerate(self.chunk_ids)}
+            sentence_rows = json.loads((version / "sentences.json").read_text(encoding="utf-8"))
+            self.sentence_chunk = np.array([chunk_row[r["chunk"]] for r in sentence_rows], dtype=np.int64)
+            name_rows = json.loads((version / "names.json").read_text(encoding="utf-8"))
+            self.name_question = np.array([self.question_row[r["question"]] for r in name_rows], dtype=np.int64)
+            del chunk_row, sentence_rows, name_rows
         counts = manifest["counts"]
+        n_chunks = len(self.chunk_ids)
         checks = [
-            (self.vectors.shape == (len(chunks), dim), f"vectors.npy is {self.vectors.shape}, expected ({len(chunks)}, {dim})"),
+            (self.vectors.shape == (n_chunks, dim), f"vectors.npy is {self.vectors.shape}, expected ({n_chunks}, {dim})"),
             (self.title_vectors.shape == (len(self.questions), dim), "titles.npy does not match the questions"),
             (self.question_vectors.shape == (len(self.questions), dim), "questions.npy does not match the questions"),
-            (self.faiss.ntotal == len(chunks) and self.faiss.d == dim, "sections.faiss does not match the chunks"),
-            (self.sentence_vectors.shape == (len(sentence_rows), dim), "sentences.npy does not match sentences.json"),
-            (set(self.sentence_chunk.tolist()) == set(range(len(chunks))), "sentences.json does not cover every chunk"),
-            (self.name_vectors.shape == (len(name_rows), dim), "names.npy does not match names.json"),
-            (set(self.name_question.tolist()) == set(range(len(self.questions))),
+            (self.faiss.ntotal == n_chunks and self.faiss.d == dim, "sections.faiss does not match the chunks"),
+            (self.sentence_vectors.shape == (len(self.sentence_chunk), dim) and self.sentence_vectors.shape[0] == n_sentences,
+             "sentences.npy does not match sentences.json"),
+            (len(self.sentence_chunk) > 0 and np.array_equal(np.unique(self.sentence_chunk), np.arange(n_chunks)),
+             "sentences.json does not cover every chunk"),
+            (self.name_vectors.shape == (len(self.name_question), dim) and self.name_vectors.shape[0] == n_names,
+             "names.npy does not match names.json"),
+            (len(self.name_question) > 0 and np.array_equal(np.unique(self.name_question), np.arange(len(self.questions))),
              "names.json does not cover every question"),
-            (counts == {"questions": len(self.questions), "chunks": len(chunks)}, "counts differ from the manifest"),
+            (counts == {"questions": len(self.questions), "chunks": n_chunks}, "counts differ from the manifest"),
         ]
         for ok, problem in checks:
             if not ok:
                 raise IndexDamaged(self.path, problem)
+        # each chunk's sentence rows and each question's name rows, as ranges of a stable ordering (CSR)
+        self._sentence_order = np.argsort(self.sentence_chunk, kind="stable")
+        self._sentence_start = np.searchsorted(self.sentence_chunk[self._sentence_order], np.arange(n_chunks + 1))
+        self._name_order = np.argsort(self.name_question, kind="stable")
+        self._name_start = np.searchsorted(self.name_question[self._name_order], np.arange(len(self.questions) + 1))
         # related questions compare the mean of each question's sentence vectors: every sentence counts
-        # alike, so one long section does not speak for the whole question
-        related = np.zeros_like(self.question_vectors)
-        np.add.at(related, self.chunk_question[self.sentence_chunk], self.sentence_vectors)
-        self.related_vectors = related / np.maximum(np.linalg.norm(related, axis=1, keepdims=True), 1e-12)
+        # alike, so one long section does not speak for the whole question (ingest stores it: related.npy)
+        if (version / "related.npy").is_file():
+            self.related_field = vec.DenseField.load(version, "related", fields.get("related"))
+        else:
+            self.related_field = vec.DenseField(vec.mean_rows(self.sentence_vectors,
+                                                              self.chunk_question[self.sentence_chunk],
+                                                              len(self.questions)))
+        self.related_vectors = self.related_field.vectors
+        if self.related_vectors.shape != (len(self.questions), dim):
+            raise IndexDamaged(self.path, "related.npy does not match the questions")
         self.analyzer = Analyzer.from_config(manifest["lexical"])
         self.acronyms = acronym_expansions(self.questions)
-        # idf of every stem the bank uses (sections, titles, aliases, topics); an unknown stem weighs most
-        docs = [set(self.analyzer.tokens(" ".join([q.title, *q.aliases, *q.topics]))) for q in self.questions]
-        docs += [set(self.analyzer.tokens(sec.text)) for q in self.questions for sec in q.sections]
-        df: dict[str, int] = {}
-        for d in docs:
-            for stem in d:
-                df[stem] = df.get(stem, 0) + 1
-        self._idf = {stem: float(np.log((len(docs) + 1) / (n + 0.5))) for stem, n in df.items()}
-        self._unknown_idf = float(np.log((len(docs) + 1) / 0.5))
+        # idf of a stem over every document the bank has (sections, and each question's title + aliases + topics),
+        # read from the two lexical indexes' postings when a query needs it (see _idf)
+        self._n_docs = len(self.questions) + n_chunks
+        self._unknown_idf = float(np.log((self._n_docs + 1) / 0.5))
         self.lex_sections = LexicalIndex.load(version / "lexical" / "sections")
         self.lex_titles = LexicalIndex.load(version / "lexical" / "titles")
         if self.lex_sections.num_docs != len(chunks) or self.lex_titles.num_docs != len(self.questions):
@@ -409,16 +435,14 @@ class Index:
         lex_title = self.lex_titles.scores(stems)
         n_cand = min(n_chunks, max(cfg.candidates, k))
         d_scores, d_rows = vec.search(self.faiss, qv, n_cand, allowed)
-        title_cos = self.title_vectors @ qv
-        # best sentence of each section, best name (title or alias) of each question
-        sentence_cos = self.sentence_vectors @ qv
-        chunk_sentence = np.full(n_chunks, -1.0)
-        np.maximum.at(chunk_sentence, self.sentence_chunk, sentence_cos)
-        name_cos = np.full(n_q, -1.0)
-        np.maximum.at(name_cos, self.name_question, self.name_vectors @ qv)
+        # Each dense field is asked for its own candidates (exactly at or below vectors.EXACT_MAX rows, by its
+        # FAISS index above) and scored only at the candidates' rows: no scan of every sentence, name or title.
+        titles_q = self.titles.query(qv)
+        sentences_q = self.sentences.query(qv)
 
         # restrict to the filter
         q_allowed = np.ones(n_q, dtype=bool)
+        keep = None
         if allowed is not None:
             lex_sec = lex_sec.copy()
             keep = np.zeros(n_chunks, dtype=bool)
@@ -432,14 +456,13 @@ class Index:
         lex_order = lex_order[lex_sec[lex_order] > 0]
         dense_rank = _ranks(d_rows, n_chunks)
         lex_rank = _ranks(lex_order, n_chunks)
-        t_dense_order = _top(np.where(q_allowed, title_cos, -np.inf), cfg.candidates)
+        t_dense_order = titles_q.top(cfg.candidates, None if allowed is None else q_allowed)
         t_dense_order = t_dense_order[q_allowed[t_dense_order]]
         t_lex_order = _top(lex_title, cfg.candidates)
         t_lex_order = t_lex_order[(lex_title[t_lex_order] > 0) & q_allowed[t_lex_order]]
 
         # candidate questions: any that a leg retrieved; all their (allowed) sections are scored exactly
-        s_rows = _top(np.where(np.isin(self.sentence_chunk, allowed) if allowed is not None else True,
-                               sentence_cos, -np.inf), n_cand)
+        s_rows = sentences_q.top(n_cand, None if keep is None else keep[self.sentence_chunk])
         cand_q = np.unique(np.concatenate([self.chunk_question[d_rows], self.chunk_question[lex_order],
                                            self.chunk_question[self.sentence_chunk[s_rows]],
                                            t_dense_order, t_lex_order]).astype(np.int64))
@@ -452,6 +475,17 @@ class Index:
         exact_cos = np.asarray(self.vectors[rows] @ qv, dtype=np.float64)
         row_lex = lex_sec[rows].astype(np.float64)
         pos = np.searchsorted(cand_q, self.chunk_question[rows])
+        title_cos = titles_q.cosines(cand_q)
+        # best sentence of each candidate section, best name (title or alias) of each candidate question
+        sent = np.sort(self._sentence_order[_ranges(self._sentence_start[rows], self._sentence_start[rows + 1])])
+        sentence_cos = sentences_q.cosines(sent)
+        by_row = np.argsort(rows, kind="stable")
+        sent_pos = by_row[np.searchsorted(rows[by_row], self.sentence_chunk[sent])]  # each sentence's row in rows
+        row_sentence = np.full(len(rows), -1.0)
+        np.maximum.at(row_sentence, sent_pos, sentence_cos)
+        names = self._name_order[_ranges(self._name_start[cand_q], self._name_start[cand_q + 1])]
+        name_cos = np.full(len(cand_q), -1.0)
+        np.maximum.at(name_cos, np.searchsorted(cand_q, self.name_question[names]), self.names.query(qv).cosines(names))
 
         # Score fusion: every leg's evidence is standardised over the candidates (z-score), so neither
         # leg's scale dominates and a clear winner in one leg counts for more than a rank would say.
@@ -461,12 +495,11 @@ class Index:
         np.maximum.at(best_cos, pos, exact_cos)
         best_lex = np.zeros(len(cand_q))
         np.maximum.at(best_lex, pos, row_lex)
-        row_sentence = chunk_sentence[rows]
-        best_sentence = self._top_sentences(sentence_cos, allowed, cfg.sentence_top)[cand_q]
+        best_sentence = _top_mean(sentence_cos, pos[sent_pos], len(cand_q), cfg.sentence_top)
         question_score = (cfg.w_dense * _standardise(best_cos) + cfg.w_lexical * _standardise(best_lex)
                           + cfg.w_sentence * _standardise(best_sentence)
-                          + cfg.w_names * _standardise(name_cos[cand_q])
-                          + cfg.w_title_dense * _standardise(title_cos[cand_q].astype(np.float64))
+                          + cfg.w_names * _standardise(name_cos)
+                          + cfg.w_title_dense * _standardise(title_cos.astype(np.float64))
                           + cfg.w_title_lexical * _standardise(lex_title[cand_q].astype(np.float64)))
         section_score = (cfg.w_dense * _standardise(exact_cos) + cfg.w_lexical * _standardise(row_lex)
                          + cfg.w_section_sentence * _standardise(row_sentence))
@@ -487,25 +520,11 @@ class Index:
                 dense_score=float(exact_cos[i]), lexical_score=float(lex_sec[row]),
                 dense_rank=int(dense_rank[row]) or None, lexical_rank=int(lex_rank[row]) or None,
                 matched_terms=self._matched(query_words, section.text), topics=q.topics))
-        features = self._no_match_features(max(float(best_cos.max()), float(title_cos[cand_q].max())),
-                                           float(row_sentence.max()), float(name_cos[cand_q].max()),
+        features = self._no_match_features(max(float(best_cos.max()), float(title_cos.max())),
+                                           float(row_sentence.max()), float(name_cos.max()),
                                            question_score, stems)
         no_match = bool(self.answer_probability(features) < cfg.no_match_threshold)
         return SearchResult(text, hits, no_match, intent, corrected), features
-
-    def _top_sentences(self, sentence_cos: np.ndarray, allowed, top: int) -> np.ndarray:
-        """Per question, the mean cosine of its `top` best sentences (among allowed sections): several
-        sentences agreeing say more than one lucky sentence."""
-        n_q = len(self.questions)
-        keep = np.ones(len(sentence_cos), dtype=bool) if allowed is None else np.isin(self.sentence_chunk, allowed)
-        cos, owner = sentence_cos[keep], self.chunk_question[self.sentence_chunk[keep]]
-        order = np.lexsort((-cos, owner))
-        owner_sorted = owner[order]
-        rank = np.arange(len(order)) - np.searchsorted(owner_sorted, owner_sorted)
-        first = rank < top
-        total = np.bincount(owner_sorted[first], weights=cos[order][first], minlength=n_q)
-        count = np.bincount(owner_sorted[first], minlength=n_q)
-        return np.where(count > 0, total / np.maximum(count, 1), -1.0)
 
     def _matched(self, query_words: set[str], text: str) -> tuple[str, ...]:
         if not query_words:
@@ -518,8 +537,9 @@ class Index:
         top = np.sort(question_score)[::-1]
         margin = float(top[0] - top[1]) if len(top) > 1 else 0.0
         distinct = list(dict.fromkeys(stems))
-        known = [s in self._idf for s in distinct]
-        weight = [self._idf.get(s, self._unknown_idf) for s in distinct]
+        df = [self.lex_sections.document_frequency(s) + self.lex_titles.document_frequency(s) for s in distinct]
+        known = [n > 0 for n in df]
+        weight = [float(np.log((self._n_docs + 1) / (n + 0.5))) if n else self._unknown_idf for n in df]
         unknown_share = (sum(w for w, k in zip(weight, known) if not k) / sum(weight)) if distinct else 1.0
         coverage = (sum(known) / len(distinct)) if distinct else 0.0
         return np.array([best_cos, best_sentence, best_name, margin, unknown_share, coverage])
@@ -539,15 +559,23 @@ class Index:
             raise QueryError(f"k must be a positive whole number, not {k!r}")
         q = self.question(question_id)
         row = self.question_row[q.id]
-        scores = self.related_vectors @ self.related_vectors[row]
+        vector = np.asarray(self.related_vectors[row])
+        if self.related_field.index is None:  # exact: every question
+            rows = np.arange(len(self.questions))
+            scores = np.asarray(self.related_vectors @ vector)
+        else:  # a large bank: the field's index proposes candidates, scored exactly
+            found = self.related_field.query(vector)
+            rows = np.sort(found.top(max(k + 1, self.config.candidates)))
+            scores = found.cosines(rows)
         if self.config.related_topic_weight:
             mine = set(q.topics)
-            jac = np.array([len(mine & set(o.topics)) / max(1, len(mine | set(o.topics))) for o in self.questions])
+            jac = np.array([len(mine & set(self.questions[i].topics)) / max(1, len(mine | set(self.questions[i].topics)))
+                            for i in rows])
             scores = scores + self.config.related_topic_weight * jac
-        scores[row] = -np.inf
+        scores = np.where(rows == row, -np.inf, scores)
         order = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
-        return [Related(self.questions[i].id, self.questions[i].title, float(scores[i]), self.questions[i].topics)
-                for i in order]
+        return [Related(self.questions[rows[i]].id, self.questions[rows[i]].title, float(scores[i]),
+                        self.questions[rows[i]].topics) for i in order]
 
 
 def open_index(path: Path | str = DEFAULT_INDEX, content_dir: Path | str | None = None, check_stale: bool = True,
@@ -570,4 +598,7 @@ def open_index(path: Path | str = DEFAULT_INDEX, content_dir: Path | str | None 
         store.verify_files(version, manifest, path)
     if check_stale:
         store.check_fresh(path, manifest, Path(content_dir) if content_dir else None)
+    # ingest's per-chunk hashes and embedding keys are not the search's to keep: at a million chunks they are
+    # about a gigabyte of Python strings, let go before the index loads
+    manifest = {key: value for key, value in manifest.items() if key not in ("chunks", "embedding_keys")}
     return Index(path, version, manifest, embedder=embedder, config=config)

@@ -120,3 +120,113 @@ def _ivf_probes(index, qualifying: int, k: int) -> int:
     for_filter = math.ceil(index.nprobe / share)
     for_k = math.ceil(2 * k * index.nlist / max(qualifying, 1))
     return int(min(index.nlist, max(index.nprobe, for_filter, for_k)))
+
+
+# ---------------------------------------------------------------------------- dense fields of the search
+# Besides the sections (sections.faiss, always written), the search reads three more dense fields: one vector per
+# sentence, per question title and per question (the mean of its sentences, for related questions). Each gets a
+# FAISS index of its own only above EXACT_MAX rows; at or below it the field is scanned exactly with NumPy, as
+# before, so a small bank answers exactly as it always did. A fourth field, names (title, each alias), is never
+# searched: it only scores questions that another field retrieved, so it needs no index at any size.
+INDEXED_FIELDS = ("sentences", "titles", "related")
+
+
+def build_field(vectors: np.ndarray, exact_max: int = EXACT_MAX):
+    """(FAISS index or None, spec) for one dense field: None and {"type": "exact"} at or below exact_max rows."""
+    if len(vectors) <= exact_max:
+        return None, {"type": "exact"}
+    return build(vectors, exact_max=exact_max)
+
+
+def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
+    """The same rows as `np.argsort(-scores, kind="stable")[:n]` without sorting every row.
+
+    A full sort of a million chunk scores takes 0.2-1.4 s here; partitioning takes a few ms.
+    Rows tied at the cut are taken lowest row first, as the stable sort takes them.
+    """
+    size = len(scores)
+    if n >= size:
+        return np.argsort(-scores, kind="stable")
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    cut = np.partition(scores, size - n)[size - n]  # the n-th largest score
+    above = np.flatnonzero(scores > cut)
+    tied = np.flatnonzero(scores == cut)[:n - len(above)]
+    rows = np.concatenate([above, tied])
+    return rows[np.argsort(-scores[rows], kind="stable")]
+
+
+def mean_rows(vectors: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """(n, d) float32: the normalized mean of the rows each owner holds (a question's sentences → its vector).
+    Ingest stores it (related.npy); an index written before that computes it at load, with this same code."""
+    out = np.zeros((n, vectors.shape[1]), dtype=np.float32)
+    for start in range(0, len(vectors), 500_000):  # in slices: a memory-mapped field is read once, not held
+        np.add.at(out, owner[start:start + 500_000], np.asarray(vectors[start:start + 500_000]))
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+class DenseField:
+    """One dense field: its float vectors (exact cosines; memory-mapped, read only at the rows asked for) and,
+    above EXACT_MAX rows, the FAISS index that proposes candidates."""
+
+    def __init__(self, vectors: np.ndarray, index=None):
+        self.vectors = vectors
+        self.index = index
+
+    @classmethod
+    def load(cls, folder, name: str, spec: dict | None) -> "DenseField":
+        """`<name>.npy` (memory-mapped) and, when the spec says so, its index file `<name>.faiss`."""
+        from pathlib import Path
+
+        folder = Path(folder)
+        vectors = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+        index = None
+        if spec and spec.get("type") not in (None, "exact"):
+            index = read(folder / f"{name}.faiss", spec)
+            if index.ntotal != len(vectors) or index.d != vectors.shape[1]:
+                raise ValueError(f"{name}.faiss does not match {name}.npy")
+        return cls(vectors, index)
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def query(self, q: np.ndarray) -> "FieldQuery":
+        return FieldQuery(self, q)
+
+
+class FieldQuery:
+    """One query against one field. A field of at most EXACT_MAX rows takes every cosine once (one NumPy product,
+    as the search always did, so its figures are unchanged); a larger one asks its FAISS index for candidates and
+    takes cosines only of the rows asked for."""
+
+    def __init__(self, field: DenseField, q: np.ndarray):
+        self.field = field
+        self.q = q
+        self._all = None
+
+    def _every(self) -> np.ndarray:
+        if self._all is None:
+            self._all = np.asarray(self.field.vectors @ self.q)
+        return self._all
+
+    def top(self, n: int, mask: np.ndarray | None = None) -> np.ndarray:
+        """Rows of the n best cosines among rows where `mask` is True. Exact (no index): the n best of every row
+        with masked-out rows at -inf, so when fewer than n rows are allowed some masked ones come along, as
+        before (callers filter); indexed: only allowed rows, found approximately."""
+        if self.field.index is None:
+            scores = self._every()
+            return top_rows(scores if mask is None else np.where(mask, scores, -np.inf), n)
+        allowed = None if mask is None else np.flatnonzero(mask)
+        return search(self.field.index, self.q, n, allowed)[1]
+
+    def cosines(self, rows: np.ndarray) -> np.ndarray:
+        """The exact cosines of these rows (float32)."""
+        if self._all is not None or len(self.field) <= EXACT_MAX:
+            return self._every()[rows]
+        if len(rows) == 0:
+            return np.zeros(0, dtype=np.float32)
+        # gather in row order (a memory map reads forward), then put back in the order asked
+        order = np.argsort(rows, kind="stable")
+        out = np.empty(len(rows), dtype=np.float32)
+        out[order] = np.asarray(self.field.vectors[rows[order]], dtype=np.float32) @ self.q.astype(np.float32)
+        return out

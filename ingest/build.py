@@ -96,6 +96,32 @@ def _previous_vectors(index_dir: Path, weights_sha256: str) -> tuple[dict | None
         return None, {}
 
 
+def write_dense_fields(folder: Path, sentence_vectors: np.ndarray, sentence_chunks: np.ndarray,
+                       name_questions: np.ndarray, chunk_questions: np.ndarray, n_questions: int) -> None:
+    """The search's row maps and related.npy, beside the vector files: sentence_chunks.npy (each sentence's chunk
+    row), name_questions.npy (each name's question row) and related.npy (each question's mean sentence vector,
+    what related questions compare), so a large bank loads them without parsing the JSON lists or reading every
+    sentence vector."""
+    np.save(folder / "sentence_chunks.npy", sentence_chunks, allow_pickle=False)
+    np.save(folder / "name_questions.npy", name_questions, allow_pickle=False)
+    np.save(folder / "related.npy", vec.mean_rows(sentence_vectors, chunk_questions[sentence_chunks], n_questions),
+            allow_pickle=False)
+
+
+def build_field_indexes(folder: Path, fields: dict[str, np.ndarray]) -> dict[str, dict]:
+    """A FAISS index `<field>.faiss` for each dense field larger than vectors.EXACT_MAX rows (related's from
+    related.npy); the specs for the manifest's "dense_fields"."""
+    fields = {**fields, "related": np.load(folder / "related.npy", mmap_mode="r", allow_pickle=False)}
+    specs = {}
+    for name in vec.INDEXED_FIELDS:
+        index, spec = vec.build_field(fields[name])
+        if index is not None:
+            vec.write(index, folder / f"{name}.faiss")
+            del index
+        specs[name] = spec
+    return specs
+
+
 class _ModelEmbedder:
     """The reference sentence-transformers embedder, created only when something needs embedding."""
 
@@ -227,9 +253,16 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
                 [{"question": qid, "text": text} for qid, text in name_rows], ensure_ascii=False, indent=0),
                 encoding="utf-8")
             np.save(folder / "names.npy", name_vectors, allow_pickle=False)
+            chunk_row = {c.id: i for i, c in enumerate(chunks)}
+            question_row = {q.id: i for i, q in enumerate(questions)}
+            sentence_chunks = np.array([chunk_row[cid] for cid, _ in sentence_rows], dtype=np.int32)
+            write_dense_fields(folder, sentence_vectors, sentence_chunks,
+                               np.array([question_row[qid] for qid, _ in name_rows], dtype=np.int32),
+                               np.array([question_row[c.question_id] for c in chunks], dtype=np.int64), len(questions))
             store._checkpoint("vectors-written")
             faiss_index, faiss_spec = vec.build(section_vectors)
             vec.write(faiss_index, folder / "sections.faiss")
+            dense_fields = build_field_indexes(folder, {"sentences": sentence_vectors, "titles": title_vectors})
             store._checkpoint("faiss-written")
             LexicalIndex.build(analyzer, [next(s.text for s in q.sections if s.key == c.section)
                                           for q in questions for c in chunk(q)]).save(folder / "lexical" / "sections")
@@ -241,6 +274,7 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "model": model_info,
                 "faiss": faiss_spec,
+                "dense_fields": dense_fields,
                 "counts": {"questions": len(questions), "chunks": len(chunks)},
                 "chunks": {c.id: hashlib.sha256(c.embed_text.encode("utf-8")).hexdigest() for c in chunks},
                 "embedding_keys": {"chunks": chunk_keys, "titles": title_keys, "sentences": sentence_keys,

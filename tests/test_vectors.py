@@ -83,3 +83,72 @@ def test_ivf_lists_grow_with_the_bank():
     assert vec.ivf_lists(1_000_000) == 1024
     assert vec.ivf_lists(100_000) == 256
     assert vec.ivf_lists(10) == 16
+
+
+# ---------------------------------------------------------------------------- the search's dense fields
+def test_a_field_gets_an_index_only_above_the_threshold():
+    index, spec = vec.build_field(unit_rows(50), exact_max=100)
+    assert index is None and spec == {"type": "exact"}
+    index, spec = vec.build_field(clustered_rows(3000, seed=3), exact_max=1000)
+    assert spec["type"] == "ivf_sq8" and index.ntotal == 3000
+
+
+def test_exact_field_ranks_like_a_full_sort_and_scores_like_a_product():
+    x = unit_rows(500)
+    q = unit_rows(1, seed=4)[0]
+    found = vec.DenseField(x).query(q)
+    np.testing.assert_array_equal(found.top(20), np.argsort(-(x @ q), kind="stable")[:20])
+    mask = np.zeros(500, dtype=bool)
+    mask[::3] = True
+    assert set(found.top(20, mask).tolist()) <= set(np.flatnonzero(mask).tolist())
+    rows = np.array([7, 3, 499, 3])
+    np.testing.assert_array_equal(found.cosines(rows), (x @ q)[rows])
+
+
+def test_indexed_field_finds_the_exact_neighbours_and_scores_them_exactly():
+    x = clustered_rows(4000, seed=5)
+    queries = clustered_rows(20, seed=6)
+    index, _ = vec.build_field(x, exact_max=1000)
+    field = vec.DenseField(x, index)
+    recall = []
+    for q in queries:
+        found = field.query(q)
+        rows = found.top(10)
+        recall.append(len(set(rows.tolist()) & set(np.argsort(-(x @ q))[:10].tolist())) / 10)
+        # cosines come from the float vectors, not the 8-bit codes, in the order asked
+        asked = rows[::-1]
+        np.testing.assert_allclose(found.cosines(asked), x[asked] @ q, rtol=1e-6, atol=1e-6)
+    assert np.mean(recall) >= 0.9
+    mask = np.zeros(4000, dtype=bool)
+    mask[100:200] = True
+    assert set(field.query(queries[0]).top(10, mask).tolist()) <= set(range(100, 200))
+
+
+def test_mean_rows_is_each_owners_normalized_mean():
+    x = unit_rows(6)
+    owner = np.array([0, 0, 1, 2, 2, 2])
+    out = vec.mean_rows(x, owner, 3)
+    for k in range(3):
+        m = x[owner == k].mean(axis=0)
+        np.testing.assert_allclose(out[k], m / np.linalg.norm(m), rtol=1e-5, atol=1e-6)
+
+
+def test_search_with_indexed_fields_answers_like_the_exact_search(fake_index, monkeypatch):
+    """Every dense field behind a FAISS index (flat, so exact) and every cosine gathered row by row, as in a
+    large bank: the search and related give what the exact NumPy path gives."""
+    from index import open_index
+
+    folder, content, embedder = fake_index
+    exact = open_index(folder, content_dir=content, embedder=embedder)
+    indexed = open_index(folder, content_dir=content, embedder=embedder)
+    monkeypatch.setattr(vec, "EXACT_MAX", 0)  # cosines gathered at the candidates' rows, not one full product
+    for name in ("titles", "sentences", "related_field"):
+        field = getattr(indexed, name)
+        setattr(indexed, name, vec.DenseField(field.vectors, vec.build(np.asarray(field.vectors))[0]))
+    for query in ("k-means clusters", "regularization penalty", "roc curve threshold", "what is overfitting"):
+        a, b = exact.search(query, k=15), indexed.search(query, k=15)
+        assert [h.chunk_id for h in a.hits] == [h.chunk_id for h in b.hits]
+        np.testing.assert_allclose([h.score for h in a.hits], [h.score for h in b.hits], rtol=1e-5, atol=1e-5)
+        assert a.no_close_match == b.no_close_match
+    for q in exact.questions:
+        assert [r.question_id for r in exact.related(q.id, k=2)] == [r.question_id for r in indexed.related(q.id, k=2)]
