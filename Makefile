@@ -27,7 +27,7 @@ index: venv
 run: venv
 	@$(BIN)/python -m ingest --index $(INDEX) || echo "make run: ingest failed (above); the app shows the errors and serves the last good index"
 	MLPREP_INDEX=$(INDEX) $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false \
-		--server.fileWatcherType none
+		--server.fileWatcherType none --client.toolbarMode viewer
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
