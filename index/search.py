@@ -244,7 +244,7 @@ class Index:
 
         dim = int(manifest["model"]["dimension"])
         # Every dense file is memory-mapped: a large bank's vectors are read at the rows a query needs, not held.
-        self.vectors = np.load(version / "vectors.npy", mmap_mode="r", allow_pickle=False)
+        self.vectors = vec.load_mapped(version / "vectors.npy")
         self.question_vectors = np.load(version / "questions.npy", mmap_mode="r", allow_pickle=False)
         self.faiss = vec.read(version / "sections.faiss", manifest["faiss"])
         fields = manifest.get("dense_fields", {})  # indexes written before it have no field indexes: all exact
