@@ -119,7 +119,7 @@ def test_type_a_query_and_the_answer_appears_as_you_type(server, page):
     page.goto(url + "/")
     box = page.locator(SEARCH_BOX)
     box.wait_for(timeout=60_000)
-    page.wait_for_function(f"document.activeElement === document.querySelector('{SEARCH_BOX}')", timeout=10_000)
+    page.wait_for_function(f"document.activeElement === document.querySelector('{SEARCH_BOX}')", timeout=30_000)
     page.get_by_text("16 questions", exact=False).first.wait_for(timeout=60_000)  # the empty state, once loaded
     page.screenshot(path=ARTIFACTS / "01-empty-state.png", full_page=True)
 
@@ -137,7 +137,7 @@ def test_deep_link_with_a_section_filter(server, page):
     url, _ = server
     page.goto(f"{url}/?q={quote_plus('cross validation')}&section={quote_plus('Common mistakes')}")
     page.get_by_text("Why this matched").first.wait_for(timeout=60_000)
-    page.wait_for_function(f"document.querySelector('{SEARCH_BOX}')?.value === 'cross validation'", timeout=10_000)
+    page.wait_for_function(f"document.querySelector('{SEARCH_BOX}')?.value === 'cross validation'", timeout=30_000)
     assert _query_of(page).get("section") == ["Common mistakes"]
     badges = page.locator('[data-testid="stMarkdownContainer"] span', has_text="Common mistakes")
     assert badges.count() >= 1
@@ -153,10 +153,10 @@ def test_related_click_opens_the_question_and_updates_the_url(server, page):
     first = related.nth(1)  # 0 is "Back"
     title = first.inner_text().strip().splitlines()[-1]  # the text after the button's icon
     first.click()
-    page.wait_for_function("!location.search.includes('open=feature-leakage')", timeout=15_000)
+    page.wait_for_function("!location.search.includes('open=feature-leakage')", timeout=30_000)
     opened = _query_of(page)["open"][0]
     assert opened != "feature-leakage"
-    page.get_by_role("heading", name=title).wait_for(timeout=15_000)
+    page.get_by_role("heading", name=title).wait_for(timeout=30_000)
     page.screenshot(path=ARTIFACTS / "04-related-opened.png", full_page=True)
 
 
@@ -191,7 +191,7 @@ def test_keyboard_only_and_dark_theme(server, browser):
         else:
             pytest.fail("no 'Open this question' button is reachable with Tab")
         page.keyboard.press("Enter")
-        page.get_by_text("Related questions").wait_for(timeout=15_000)
+        page.get_by_text("Related questions").wait_for(timeout=30_000)
         assert "open" in _query_of(page)
         background = page.evaluate("getComputedStyle(document.querySelector('.stApp')).backgroundColor")
         assert background != "rgb(255, 255, 255)", "the page should follow the browser's dark preference"
@@ -220,7 +220,7 @@ def test_topic_map_point_click_opens_a_question(server, page):
     blob = [(x, y) for x, y in coloured if abs(x - x0) < 14 and abs(y - y0) < 14]
     cx, cy = sum(x for x, _ in blob) / len(blob), sum(y for _, y in blob) / len(blob)
     page.mouse.click(box["x"] + cx * box["width"] / image.width, box["y"] + cy * box["height"] / image.height)
-    page.get_by_text("Related questions").wait_for(timeout=15_000)
+    page.get_by_text("Related questions").wait_for(timeout=30_000)
     assert _query_of(page).get("open")
     page.screenshot(path=ARTIFACTS / "08-map-click-opened.png", full_page=True)
 
@@ -229,12 +229,12 @@ def test_practice_tally_survives_a_reload_and_the_revision_sheet_shows(server, p
     url, _ = server
     page.goto(f"{url}/?view=Practice")
     page.get_by_role("button", name="Reveal the short answer").click(timeout=60_000)
-    page.get_by_text("Short answer", exact=True).first.wait_for(timeout=15_000)
+    page.get_by_text("Short answer", exact=True).first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Show the rest").click()
-    page.get_by_text("Production story", exact=True).first.wait_for(timeout=15_000)
+    page.get_by_text("Production story", exact=True).first.wait_for(timeout=30_000)
     page.screenshot(path=ARTIFACTS / "09-practice-revealed.png", full_page=True)
     page.get_by_role("button", name="Shaky").click()
-    page.get_by_text("1 shaky", exact=False).first.wait_for(timeout=15_000)
+    page.get_by_text("1 shaky", exact=False).first.wait_for(timeout=30_000)
     page.reload()
     page.get_by_text("1 shaky", exact=False).first.wait_for(timeout=60_000)
 
