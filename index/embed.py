@@ -12,7 +12,6 @@ checked against the official release's SHA-256 before they are trusted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
+from .store import sha256_file
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a network this machine does not have
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -32,14 +32,6 @@ BUNDLED_NAMES = {DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"}
 # SHA-256 of model.safetensors in the official sentence-transformers/all-MiniLM-L6-v2 release.
 BUNDLED_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
