@@ -525,17 +525,26 @@ def memory_status() -> dict:
     return out
 
 
-def scale_worker(n: int, n_queries: int) -> dict:
+def scale_worker(n: int, n_queries: int, keep: str | None = None) -> dict:
     """One bank size: write the synthetic index (this process), then search it in a fresh process (its own load
-    time and peak memory) and once more exactly (recall@10 of the whole search)."""
-    work = Path(tempfile.mkdtemp(prefix=f"bench-scale-{n}-"))
+    time and peak memory) and once more exactly (recall@10 of the whole search). With `keep`, the bank is written
+    to (and kept in) `<keep>/<n>`, and a bank already there is searched again instead of rebuilt."""
+    work = Path(keep) / str(n) if keep else Path(tempfile.mkdtemp(prefix=f"bench-scale-{n}-"))
     try:
-        built = write_synthetic_bank(work / "index", n)
+        saved = work / "build.json"
+        if keep and saved.is_file():
+            built = json.loads(saved.read_text(encoding="utf-8"))
+        else:
+            work.mkdir(parents=True, exist_ok=True)
+            built = write_synthetic_bank(work / "index", n)
+            if keep:
+                saved.write_text(json.dumps(built), encoding="utf-8")
         fast = _child(["--scale-search", str(work / "index"), "--scale-queries", str(n_queries)])
         exact = _child(["--scale-search", str(work / "index"), "--scale-queries", str(n_queries), "--scale-exact"])
         size = sum(f.stat().st_size for f in (work / "index").rglob("*") if f.is_file())
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
     recall = float(np.mean([len(set(a) & set(b)) / max(1, len(b)) for a, b in zip(fast["found"], exact["found"])]))
     return {"n": n, **built, "load_s": fast["load_s"], "p50_ms": fast["p50_ms"], "p95_ms": fast["p95_ms"],
             "exact_p50_ms": exact["p50_ms"], "peak_rss_mb": fast["peak_rss_mb"], "recall_at_10": recall,
@@ -544,12 +553,13 @@ def scale_worker(n: int, n_queries: int) -> dict:
             "fields": fast["fields"], "disk_mb": size / 2**20}
 
 
-def scale(sizes, n_queries: int) -> list[dict]:
+def scale(sizes, n_queries: int, keep: str | None = None) -> list[dict]:
     rows = []
     for n in sizes:
         print(f"  scale: {n:,} chunks …", file=sys.stderr, flush=True)
         start = time.perf_counter()
-        row = _child(["--scale-worker", str(n), "--scale-queries", str(n_queries)])
+        row = _child(["--scale-worker", str(n), "--scale-queries", str(n_queries),
+                      *(["--keep-banks", keep] if keep else [])])
         row["wall_s"] = time.perf_counter() - start
         rows.append(row)
         print(f"    build {row['build_s']:.1f} s, load {row['load_s']:.1f} s, p50 {row['p50_ms']:.2f} ms, "
@@ -837,6 +847,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--index", default=str(ROOT / "build" / "index"), help="the real index (make index)")
     parser.add_argument("--out", help="Markdown report (default BENCHMARKS.md; build/bench/ for partial runs)")
     parser.add_argument("--from-json", metavar="JSON", help="only re-render the report and plot from a saved run")
+    parser.add_argument("--keep-banks", metavar="DIR", help="keep the synthetic banks in DIR/<size> and search "
+                        "a bank already there again instead of rebuilding it (its build figures are the saved ones)")
     parser.add_argument("--scale-worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--scale-queries", type=int, default=200, help=argparse.SUPPRESS)
     parser.add_argument("--scale-search", help=argparse.SUPPRESS)
@@ -847,7 +859,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(scale_search(Path(args.scale_search), args.scale_queries, args.scale_exact)))
         return 0
     if args.scale_worker:
-        print(json.dumps(scale_worker(args.scale_worker, args.scale_queries)))
+        print(json.dumps(scale_worker(args.scale_worker, args.scale_queries, args.keep_banks)))
         return 0
 
     if args.from_json:
@@ -872,7 +884,7 @@ def main(argv: list[str]) -> int:
         results["ingest"] = ingest_times()
     if "scale" not in skip:
         print("scale …", file=sys.stderr, flush=True)
-        results["scale"] = scale(sizes, 50 if args.quick else 200)
+        results["scale"] = scale(sizes, 50 if args.quick else 200, args.keep_banks)
     results["total_s"] = time.perf_counter() - started
     results["machine"]["load_after"] = os.getloadavg()
 

@@ -415,7 +415,10 @@ class Index:
         Raises:
             QueryError: blank query, k out of range, unknown section or topic.
         """
-        return self._search(query, k, sections, topics)[0]
+        try:
+            return self._search(query, k, sections, topics)[0]
+        finally:  # the rows read from large vector files do not stay resident (vectors.release_pages)
+            vec.release_pages(self.vectors, self.title_vectors, self.sentence_vectors, self.name_vectors)
 
     def _search(self, query, k, sections, topics) -> tuple[SearchResult, np.ndarray]:
         cfg = self.config
@@ -436,7 +439,8 @@ class Index:
         n_cand = min(n_chunks, max(cfg.candidates, k))
         d_scores, d_rows = vec.search(self.faiss, qv, n_cand, allowed)
         # Each dense field is asked for its own candidates (exactly at or below vectors.EXACT_MAX rows, by its
-        # FAISS index above) and scored only at the candidates' rows: no scan of every sentence, name or title.
+        # FAISS index above; sentences above vectors.PROPOSE_MAX propose none) and scored only at the
+        # candidates' rows: no scan of every sentence, name or title.
         titles_q = self.titles.query(qv)
         sentences_q = self.sentences.query(qv)
 
@@ -567,6 +571,7 @@ class Index:
             found = self.related_field.query(vector)
             rows = np.sort(found.top(max(k + 1, self.config.candidates)))
             scores = found.cosines(rows)
+            vec.release_pages(self.related_vectors)
         if self.config.related_topic_weight:
             mine = set(q.topics)
             jac = np.array([len(mine & set(self.questions[i].topics)) / max(1, len(mine | set(self.questions[i].topics)))

@@ -129,12 +129,21 @@ def _ivf_probes(index, qualifying: int, k: int) -> int:
 # before, so a small bank answers exactly as it always did. A fourth field, names (title, each alias), is never
 # searched: it only scores questions that another field retrieved, so it needs no index at any size.
 INDEXED_FIELDS = ("sentences", "titles", "related")
+# The size rule for sentences: above PROPOSE_MAX rows they only score candidates that the sections, titles and
+# BM25 proposed, and propose none themselves (no index; spec {"type": "score_only"}). Their own index would be the
+# largest thing in memory (3.5 sentences per section: 1.3 GB of SQ8 codes at 1M chunks, a third of the process)
+# and its search a large share of the query time. Up to 1M sentences (about 285k chunks, 385 MB of codes) they
+# keep their index: BENCHMARKS.md, section 4, has recall@10 with and without it.
+PROPOSE_MAX = {"sentences": 1_000_000}
 
 
-def build_field(vectors: np.ndarray, exact_max: int = EXACT_MAX):
-    """(FAISS index or None, spec) for one dense field: None and {"type": "exact"} at or below exact_max rows."""
+def build_field(vectors: np.ndarray, exact_max: int = EXACT_MAX, propose_max: int | None = None):
+    """(FAISS index or None, spec) for one dense field: None and {"type": "exact"} at or below exact_max rows;
+    above it a FAISS index, or above propose_max rows None and {"type": "score_only"} (scores, proposes nothing)."""
     if len(vectors) <= exact_max:
         return None, {"type": "exact"}
+    if propose_max is not None and len(vectors) > propose_max:
+        return None, {"type": "score_only"}
     return build(vectors, exact_max=exact_max)
 
 
@@ -165,6 +174,19 @@ def mean_rows(vectors: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
+def release_pages(*arrays: np.ndarray) -> None:
+    """Drop a memory-mapped file's pages from this process (madvise MADV_DONTNEED), for files larger than EXACT_MAX
+    rows, read at a query's candidate rows only. Without it every row ever read kept its 4 KB page resident: 7.7 GB
+    after 200 queries on a 1M bank. The kernel's page cache keeps the pages (shared, evictable), so the next read
+    of one is a minor fault, not a disk read. Smaller files are scanned whole by each query and stay mapped."""
+    import mmap
+
+    for array in arrays:
+        mapped = getattr(array, "_mmap", None)
+        if mapped is not None and len(array) > EXACT_MAX and hasattr(mmap, "MADV_DONTNEED"):
+            mapped.madvise(mmap.MADV_DONTNEED)
+
+
 def load_mapped(path) -> np.ndarray:
     """A .npy file memory-mapped read-only for random row access: the kernel reads the pages a query touches, not
     the readahead around them (which made a 100k bank's search map every vector file whole within 55 queries)."""
@@ -181,9 +203,10 @@ class DenseField:
     """One dense field: its float vectors (exact cosines; memory-mapped, read only at the rows asked for) and,
     above EXACT_MAX rows, the FAISS index that proposes candidates."""
 
-    def __init__(self, vectors: np.ndarray, index=None):
+    def __init__(self, vectors: np.ndarray, index=None, proposes: bool = True):
         self.vectors = vectors
         self.index = index
+        self.proposes = proposes  # False: a score-only field (above its PROPOSE_MAX rows), no candidates
 
     @classmethod
     def load(cls, folder, name: str, spec: dict | None) -> "DenseField":
@@ -193,11 +216,11 @@ class DenseField:
         folder = Path(folder)
         vectors = load_mapped(folder / f"{name}.npy")
         index = None
-        if spec and spec.get("type") not in (None, "exact"):
+        if spec and spec.get("type") not in (None, "exact", "score_only"):
             index = read(folder / f"{name}.faiss", spec)
             if index.ntotal != len(vectors) or index.d != vectors.shape[1]:
                 raise ValueError(f"{name}.faiss does not match {name}.npy")
-        return cls(vectors, index)
+        return cls(vectors, index, proposes=not (spec and spec.get("type") == "score_only"))
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -224,7 +247,9 @@ class FieldQuery:
     def top(self, n: int, mask: np.ndarray | None = None) -> np.ndarray:
         """Rows of the n best cosines among rows where `mask` is True. Exact (no index): the n best of every row
         with masked-out rows at -inf, so when fewer than n rows are allowed some masked ones come along, as
-        before (callers filter); indexed: only allowed rows, found approximately."""
+        before (callers filter); indexed: only allowed rows, found approximately; a score-only field: none."""
+        if not self.field.proposes:
+            return np.zeros(0, dtype=np.int64)
         if self.field.index is None:
             scores = self._every()
             return top_rows(scores if mask is None else np.where(mask, scores, -np.inf), n)

@@ -152,3 +152,51 @@ def test_search_with_indexed_fields_answers_like_the_exact_search(fake_index, mo
         assert a.no_close_match == b.no_close_match
     for q in exact.questions:
         assert [r.question_id for r in exact.related(q.id, k=2)] == [r.question_id for r in indexed.related(q.id, k=2)]
+
+
+def test_a_field_above_its_propose_max_scores_but_proposes_nothing(tmp_path):
+    x = unit_rows(3000)
+    index, spec = vec.build_field(x, exact_max=100, propose_max=1000)
+    assert index is None and spec == {"type": "score_only"}
+    assert vec.build_field(clustered_rows(800, seed=2), exact_max=100, propose_max=1000)[1]["type"] == "ivf_sq8"
+    np.save(tmp_path / "sentences.npy", x, allow_pickle=False)
+    field = vec.DenseField.load(tmp_path, "sentences", spec)  # no sentences.faiss is read
+    assert not field.proposes and field.index is None
+    q = unit_rows(1, seed=9)[0]
+    found = field.query(q)
+    assert len(found.top(10)) == 0
+    rows = np.array([2999, 5, 17])
+    np.testing.assert_allclose(found.cosines(rows), x[rows] @ q, rtol=1e-6, atol=1e-6)
+    assert vec.DenseField(x).proposes  # built in memory (the benchmark's exact reference): scans every row
+
+
+def _mapped_rss_kb(path) -> int:
+    """Resident kB of this process's mappings of `path` (from /proc/self/smaps)."""
+    total, inside = 0, False
+    for line in open("/proc/self/smaps", encoding="utf-8"):
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5:  # a mapping's first line: range perms offset dev inode [path]
+            inside = line.rstrip().endswith(str(path))
+        elif inside and head[0] == "Rss:":
+            total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/smaps"), reason="needs Linux /proc")
+def test_release_pages_drops_a_large_files_rows_from_the_process(tmp_path, monkeypatch):
+    x = unit_rows(4000, d=384)  # 6 MB
+    np.save(tmp_path / "v.npy", x, allow_pickle=False)
+    mapped = vec.load_mapped(tmp_path / "v.npy")
+    small = vec.load_mapped(tmp_path / "v.npy")
+    assert float(np.asarray(mapped).sum()) == pytest.approx(float(x.sum()), rel=1e-4)  # every page read
+    np.asarray(small).sum()
+    before = _mapped_rss_kb(tmp_path / "v.npy")
+    assert before > 2 * 5000  # both maps resident
+    monkeypatch.setattr(vec, "EXACT_MAX", 1000)
+    vec.release_pages(mapped)  # above EXACT_MAX: dropped
+    after = _mapped_rss_kb(tmp_path / "v.npy")
+    assert after < before - 5000
+    monkeypatch.setattr(vec, "EXACT_MAX", 10_000)
+    vec.release_pages(small)  # at or below EXACT_MAX: kept (each query scans it whole)
+    assert _mapped_rss_kb(tmp_path / "v.npy") == after
+    np.testing.assert_array_equal(mapped[[3999, 0, 1234]], x[[3999, 0, 1234]])  # read again from the page cache
