@@ -415,10 +415,7 @@ class Index:
         Raises:
             QueryError: blank query, k out of range, unknown section or topic.
         """
-        try:
-            return self._search(query, k, sections, topics)[0]
-        finally:  # the rows read from large vector files do not stay resident (vectors.release_pages)
-            vec.release_pages(self.vectors, self.title_vectors, self.sentence_vectors, self.name_vectors)
+        return self._search(query, k, sections, topics)[0]
 
     def _search(self, query, k, sections, topics) -> tuple[SearchResult, np.ndarray]:
         cfg = self.config
@@ -440,7 +437,7 @@ class Index:
         d_scores, d_rows = vec.search(self.faiss, qv, n_cand, allowed)
         # Each dense field is asked for its own candidates (exactly at or below vectors.EXACT_MAX rows, by its
         # FAISS index above; sentences above vectors.PROPOSE_MAX propose none) and scored only at the
-        # candidates' rows: no scan of every sentence, name or title.
+        # candidates' rows, read from the files (vectors.read_rows): no scan of every sentence, name or title.
         titles_q = self.titles.query(qv)
         sentences_q = self.sentences.query(qv)
 
@@ -476,7 +473,7 @@ class Index:
             rows = rows[np.isin(rows, allowed)]
         if len(rows) == 0:
             return SearchResult(text, [], True, intent, corrected), np.zeros(len(NO_MATCH_FEATURES))
-        exact_cos = np.asarray(self.vectors[rows] @ qv, dtype=np.float64)
+        exact_cos = np.asarray(vec.read_rows(self.vectors, rows) @ qv, dtype=np.float64)
         row_lex = lex_sec[rows].astype(np.float64)
         pos = np.searchsorted(cand_q, self.chunk_question[rows])
         title_cos = titles_q.cosines(cand_q)
@@ -571,7 +568,6 @@ class Index:
             found = self.related_field.query(vector)
             rows = np.sort(found.top(max(k + 1, self.config.candidates)))
             scores = found.cosines(rows)
-            vec.release_pages(self.related_vectors)
         if self.config.related_topic_weight:
             mine = set(q.topics)
             jac = np.array([len(mine & set(self.questions[i].topics)) / max(1, len(mine | set(self.questions[i].topics)))
