@@ -436,7 +436,7 @@ class Index:
         n_cand = min(n_chunks, max(cfg.candidates, k))
         d_scores, d_rows = vec.search(self.faiss, qv, n_cand, allowed)
         # Each dense field is asked for its own candidates (exactly at or below vectors.EXACT_MAX rows, by its
-        # FAISS index above; sentences above vectors.PROPOSE_MAX propose none) and scored only at the
+        # FAISS index above) and scored only at the
         # candidates' rows, read from the files (vectors.read_rows): no scan of every sentence, name or title.
         titles_q = self.titles.query(qv)
         sentences_q = self.sentences.query(qv)

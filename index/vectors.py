@@ -28,12 +28,13 @@ def ivf_lists(n: int) -> int:
     return 2 ** max(4, round(math.log2(math.sqrt(max(n, 1)))))
 
 
-def build(vectors: np.ndarray, exact_max: int = EXACT_MAX):
+def build(vectors: np.ndarray, exact_max: int = EXACT_MAX, codes: str = "sq8"):
     """A FAISS inner-product index over normalized vectors, and its description for the manifest.
 
     Args:
         vectors: (n, d) float32, rows normalized to length 1.
         exact_max: the largest n that gets an exact (flat) index.
+        codes: "sq8" (384 bytes a vector) or "pq" (IVF_PQ_BYTES a vector) for the inverted lists.
     Returns:
         (faiss index, spec dict); the spec is stored in the manifest and passed back to `read`.
     """
@@ -48,13 +49,17 @@ def build(vectors: np.ndarray, exact_max: int = EXACT_MAX):
         nlist = ivf_lists(n)
         nprobe = min(nlist, max(IVF_MIN_PROBES, nlist // IVF_PROBE_SHARE))
         quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                              faiss.METRIC_INNER_PRODUCT)
+        if codes == "pq":
+            parts = max(m for m in range(1, IVF_PQ_BYTES + 1) if d % m == 0)  # 48 at d 384: 8 dims a byte
+            index = faiss.IndexIVFPQ(quantizer, d, nlist, parts, 8, faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.METRIC_INNER_PRODUCT)
         sample = np.sort(np.random.default_rng(TRAIN_SEED).choice(n, min(n, IVF_TRAIN_PER_LIST * nlist),
                                                                   replace=False))
         index.train(vectors[sample])
         index.nprobe = nprobe
-        spec = {"type": "ivf_sq8", "metric": "inner_product", "nlist": nlist, "nprobe": nprobe}
+        spec = {"type": f"ivf_{codes}", "metric": "inner_product", "nlist": nlist, "nprobe": nprobe}
     # add in slices so FAISS's temporary buffers stay small for large banks
     for start in range(0, n, 100_000):
         index.add(vectors[start:start + 100_000])
@@ -71,7 +76,7 @@ def read(path, spec: dict):
     import faiss
 
     index = faiss.read_index(str(path))
-    if spec.get("type") == "ivf_sq8":
+    if spec.get("type") in ("ivf_sq8", "ivf_pq"):
         faiss.extract_index_ivf(index).nprobe = int(spec["nprobe"])
     elif spec.get("type") == "hnsw":  # format-1 indexes built before IVF replaced HNSW
         index.hnsw.efSearch = int(spec.get("efSearch", 128))
@@ -129,22 +134,20 @@ def _ivf_probes(index, qualifying: int, k: int) -> int:
 # before, so a small bank answers exactly as it always did. A fourth field, names (title, each alias), is never
 # searched: it only scores questions that another field retrieved, so it needs no index at any size.
 INDEXED_FIELDS = ("sentences", "titles", "related")
-# The size rule for sentences: above PROPOSE_MAX rows they only score candidates that the sections, titles and
-# BM25 proposed, and propose none themselves (no index; spec {"type": "score_only"}). Their own index would be the
-# largest thing in memory (3.5 sentences per section: 1.3 GB of SQ8 codes at 1M chunks, a third of the process)
-# and its search a large share of the query time. Up to 1M sentences (about 285k chunks, 385 MB of codes) they
-# keep their index: BENCHMARKS.md, section 4, has recall@10 with and without it.
-PROPOSE_MAX = {"sentences": 1_000_000}
+# The size rule for sentences: above PQ_ABOVE rows their index stores product-quantized codes (IVF_PQ_BYTES = 48
+# bytes a vector) instead of SQ8 (384 bytes): at 1M chunks (3.5M sentences) 170 MB instead of 1.3 GB, a third of
+# the process. The codes only choose candidates; every candidate is still scored with its float vector. Without
+# any sentence index (tried: sentences scoring candidates only) recall@10 of the whole search fell to 0.92 at 1M.
+PQ_ABOVE = {"sentences": 1_000_000}
+IVF_PQ_BYTES = 48
 
 
-def build_field(vectors: np.ndarray, exact_max: int = EXACT_MAX, propose_max: int | None = None):
+def build_field(vectors: np.ndarray, exact_max: int = EXACT_MAX, pq_above: int | None = None):
     """(FAISS index or None, spec) for one dense field: None and {"type": "exact"} at or below exact_max rows;
-    above it a FAISS index, or above propose_max rows None and {"type": "score_only"} (scores, proposes nothing)."""
+    above it an IVF index, with PQ codes above pq_above rows and SQ8 codes below."""
     if len(vectors) <= exact_max:
         return None, {"type": "exact"}
-    if propose_max is not None and len(vectors) > propose_max:
-        return None, {"type": "score_only"}
-    return build(vectors, exact_max=exact_max)
+    return build(vectors, exact_max=exact_max, codes="pq" if pq_above is not None and len(vectors) > pq_above else "sq8")
 
 
 def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
@@ -158,6 +161,12 @@ def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
         return np.argsort(-scores, kind="stable")
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
+    if size > EXACT_MAX:
+        # BM25 scores of a large bank are mostly 0: when at least n are positive, the n best are among them
+        # (a 1M partition took ~11 ms here, two per query; the positive rows are a few percent of that)
+        positive = np.flatnonzero(scores > 0)
+        if n <= len(positive) < size // 2:
+            return positive[top_rows(scores[positive], n)]
     cut = np.partition(scores, size - n)[size - n]  # the n-th largest score
     above = np.flatnonzero(scores > cut)
     tied = np.flatnonzero(scores == cut)[:n - len(above)]
@@ -228,10 +237,9 @@ class DenseField:
     """One dense field: its float vectors (exact cosines; memory-mapped, read only at the rows asked for) and,
     above EXACT_MAX rows, the FAISS index that proposes candidates."""
 
-    def __init__(self, vectors: np.ndarray, index=None, proposes: bool = True):
+    def __init__(self, vectors: np.ndarray, index=None):
         self.vectors = vectors
         self.index = index
-        self.proposes = proposes  # False: a score-only field (above its PROPOSE_MAX rows), no candidates
 
     @classmethod
     def load(cls, folder, name: str, spec: dict | None) -> "DenseField":
@@ -241,11 +249,11 @@ class DenseField:
         folder = Path(folder)
         vectors = load_mapped(folder / f"{name}.npy")
         index = None
-        if spec and spec.get("type") not in (None, "exact", "score_only"):
+        if spec and spec.get("type") not in (None, "exact"):
             index = read(folder / f"{name}.faiss", spec)
             if index.ntotal != len(vectors) or index.d != vectors.shape[1]:
                 raise ValueError(f"{name}.faiss does not match {name}.npy")
-        return cls(vectors, index, proposes=not (spec and spec.get("type") == "score_only"))
+        return cls(vectors, index)
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -272,9 +280,7 @@ class FieldQuery:
     def top(self, n: int, mask: np.ndarray | None = None) -> np.ndarray:
         """Rows of the n best cosines among rows where `mask` is True. Exact (no index): the n best of every row
         with masked-out rows at -inf, so when fewer than n rows are allowed some masked ones come along, as
-        before (callers filter); indexed: only allowed rows, found approximately; a score-only field: none."""
-        if not self.field.proposes:
-            return np.zeros(0, dtype=np.int64)
+        before (callers filter); indexed: only allowed rows, found approximately."""
         if self.field.index is None:
             scores = self._every()
             return top_rows(scores if mask is None else np.where(mask, scores, -np.inf), n)

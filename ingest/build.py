@@ -110,12 +110,12 @@ def write_dense_fields(folder: Path, sentence_vectors: np.ndarray, sentence_chun
 
 def build_field_indexes(folder: Path, fields: dict[str, np.ndarray]) -> dict[str, dict]:
     """A FAISS index `<field>.faiss` for each dense field larger than vectors.EXACT_MAX rows (related's from
-    related.npy), except a field above its vectors.PROPOSE_MAX rows (score-only); the specs for the manifest's
+    related.npy), with PQ codes above the field's vectors.PQ_ABOVE rows; the specs for the manifest's
     "dense_fields"."""
     fields = {**fields, "related": np.load(folder / "related.npy", mmap_mode="r", allow_pickle=False)}
     specs = {}
     for name in vec.INDEXED_FIELDS:
-        index, spec = vec.build_field(fields[name], propose_max=vec.PROPOSE_MAX.get(name))
+        index, spec = vec.build_field(fields[name], pq_above=vec.PQ_ABOVE.get(name))
         if index is not None:
             vec.write(index, folder / f"{name}.faiss")
             del index

@@ -154,20 +154,35 @@ def test_search_with_indexed_fields_answers_like_the_exact_search(fake_index, mo
         assert [r.question_id for r in exact.related(q.id, k=2)] == [r.question_id for r in indexed.related(q.id, k=2)]
 
 
-def test_a_field_above_its_propose_max_scores_but_proposes_nothing(tmp_path):
-    x = unit_rows(3000)
-    index, spec = vec.build_field(x, exact_max=100, propose_max=1000)
-    assert index is None and spec == {"type": "score_only"}
-    assert vec.build_field(clustered_rows(800, seed=2), exact_max=100, propose_max=1000)[1]["type"] == "ivf_sq8"
+def test_a_field_above_its_pq_threshold_gets_compact_codes_and_exact_cosines(tmp_path):
+    import faiss
+
+    x = clustered_rows(3000, seed=7, d=96)
+    index, spec = vec.build_field(x, exact_max=1000, pq_above=2000)
+    assert spec["type"] == "ivf_pq" and isinstance(index, faiss.IndexIVFPQ)
+    assert index.code_size == vec.IVF_PQ_BYTES  # a vector in 48 bytes (SQ8: one byte a dimension)
+    assert vec.build_field(x, exact_max=1000, pq_above=5000)[1]["type"] == "ivf_sq8"
+    vec.write(index, tmp_path / "sentences.faiss")
     np.save(tmp_path / "sentences.npy", x, allow_pickle=False)
-    field = vec.DenseField.load(tmp_path, "sentences", spec)  # no sentences.faiss is read
-    assert not field.proposes and field.index is None
-    q = unit_rows(1, seed=9)[0]
-    found = field.query(q)
-    assert len(found.top(10)) == 0
-    rows = np.array([2999, 5, 17])
-    np.testing.assert_allclose(found.cosines(rows), x[rows] @ q, rtol=1e-6, atol=1e-6)
-    assert vec.DenseField(x).proposes  # built in memory (the benchmark's exact reference): scans every row
+    field = vec.DenseField.load(tmp_path, "sentences", spec)
+    assert faiss.extract_index_ivf(field.index).nprobe == spec["nprobe"]
+    recall = []
+    for q in clustered_rows(10, seed=8, d=96):
+        found = field.query(q)
+        rows = found.top(10)
+        recall.append(len(set(rows.tolist()) & set(np.argsort(-(x @ q))[:10].tolist())) / 10)
+        np.testing.assert_allclose(found.cosines(rows), x[rows] @ q, rtol=1e-6, atol=1e-6)  # floats, not codes
+    assert np.mean(recall) >= 0.5
+
+
+@pytest.mark.parametrize("positives", [0, 5, 40, 300])
+def test_top_rows_of_a_mostly_zero_large_array_is_the_stable_sort(monkeypatch, positives):
+    monkeypatch.setattr(vec, "EXACT_MAX", 100)  # the positive-rows path
+    rng = np.random.default_rng(positives)
+    scores = np.zeros(2000, dtype=np.float32)
+    scores[rng.choice(2000, positives, replace=False)] = rng.integers(1, 6, positives)  # many ties
+    for n in (1, 10, 40, 100):
+        np.testing.assert_array_equal(vec.top_rows(scores, n), np.argsort(-scores, kind="stable")[:n])
 
 
 def _mapped_rss_kb(path) -> int:
