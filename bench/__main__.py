@@ -1,16 +1,19 @@
 """python -m bench eval   — retrieval quality table and chart (make eval)
-python -m bench speed  — latency, cold start, ingest and scale (make bench)"""
+python -m bench speed  — latency, cold start, ingest and scale (make bench)
+python -m bench demo   — top hits of ten typical queries and warm in-process latency"""
 
 import sys
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("eval", "speed"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("eval", "speed", "demo"):
         print(__doc__, file=sys.stderr)
         return 2
     command = sys.argv.pop(1)
     if command == "eval":
         from .eval import main as run
+    elif command == "demo":
+        from .demo import main as run
     else:
         from .speed import main as run
     return run(sys.argv[1:]) or 0
