@@ -9,7 +9,9 @@ from __future__ import annotations
 import statistics
 import time
 
-from index import DEFAULT_INDEX, open_index
+import sys
+
+from index import DEFAULT_INDEX, SearchToolError, open_index
 
 QUERIES = ["how do I detect leakage", "RF vs GBM", "story about a model that failed in production", "what is PSI",
            "common mistakes with cross validation", "why do deep networks stop learning in early layers",
@@ -24,7 +26,11 @@ def _percentiles(ms: list[float]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    idx = open_index(argv[0] if argv else DEFAULT_INDEX)
+    try:
+        idx = open_index(argv[0] if argv else DEFAULT_INDEX)
+    except SearchToolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     idx.search("warm up the query model", k=5)
     for q in QUERIES:
         r = idx.search(q, k=3)

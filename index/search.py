@@ -247,23 +247,16 @@ class Index:
         self.vectors = vec.load_mapped(version / "vectors.npy")
         self.question_vectors = np.load(version / "questions.npy", mmap_mode="r", allow_pickle=False)
         self.faiss = vec.read(version / "sections.faiss", manifest["faiss"])
-        fields = manifest.get("dense_fields", {})  # indexes written before it have no field indexes: all exact
+        fields = manifest["dense_fields"]
         self.titles = vec.DenseField.load(version, "titles", fields.get("titles"))
         self.sentences = vec.DenseField.load(version, "sentences", fields.get("sentences"))
         self.names = vec.DenseField.load(version, "names", None)
         self.title_vectors, self.sentence_vectors, self.name_vectors = (
             self.titles.vectors, self.sentences.vectors, self.names.vectors)
         n_sentences, n_names = len(self.sentences), len(self.names)
-        if (version / "sentence_chunks.npy").is_file():  # row numbers written beside the vectors by ingest
-            self.sentence_chunk = np.load(version / "sentence_chunks.npy", allow_pickle=False).astype(np.int64)
-            self.name_question = np.load(version / "name_questions.npy", allow_pickle=False).astype(np.int64)
-        else:
-            chunk_row = {cid: i for i, cid in enumerate(self.chunk_ids)}
-            sentence_rows = json.loads((version / "sentences.json").read_text(encoding="utf-8"))
-            self.sentence_chunk = np.array([chunk_row[r["chunk"]] for r in sentence_rows], dtype=np.int64)
-            name_rows = json.loads((version / "names.json").read_text(encoding="utf-8"))
-            self.name_question = np.array([self.question_row[r["question"]] for r in name_rows], dtype=np.int64)
-            del chunk_row, sentence_rows, name_rows
+        # row maps written beside the vectors by ingest: each sentence's chunk row, each name's question row
+        self.sentence_chunk = np.load(version / "sentence_chunks.npy", allow_pickle=False).astype(np.int64)
+        self.name_question = np.load(version / "name_questions.npy", allow_pickle=False).astype(np.int64)
         counts = manifest["counts"]
         n_chunks = len(self.chunk_ids)
         checks = [
@@ -272,13 +265,13 @@ class Index:
             (self.question_vectors.shape == (len(self.questions), dim), "questions.npy does not match the questions"),
             (self.faiss.ntotal == n_chunks and self.faiss.d == dim, "sections.faiss does not match the chunks"),
             (self.sentence_vectors.shape == (len(self.sentence_chunk), dim) and self.sentence_vectors.shape[0] == n_sentences,
-             "sentences.npy does not match sentences.json"),
+             "sentences.npy does not match sentence_chunks.npy"),
             (len(self.sentence_chunk) > 0 and np.array_equal(np.unique(self.sentence_chunk), np.arange(n_chunks)),
-             "sentences.json does not cover every chunk"),
+             "sentence_chunks.npy does not cover every chunk"),
             (self.name_vectors.shape == (len(self.name_question), dim) and self.name_vectors.shape[0] == n_names,
-             "names.npy does not match names.json"),
+             "names.npy does not match name_questions.npy"),
             (len(self.name_question) > 0 and np.array_equal(np.unique(self.name_question), np.arange(len(self.questions))),
-             "names.json does not cover every question"),
+             "name_questions.npy does not cover every question"),
             (counts == {"questions": len(self.questions), "chunks": n_chunks}, "counts differ from the manifest"),
         ]
         for ok, problem in checks:
@@ -291,12 +284,7 @@ class Index:
         self._name_start = np.searchsorted(self.name_question[self._name_order], np.arange(len(self.questions) + 1))
         # related questions compare the mean of each question's sentence vectors: every sentence counts
         # alike, so one long section does not speak for the whole question (ingest stores it: related.npy)
-        if (version / "related.npy").is_file():
-            self.related_field = vec.DenseField.load(version, "related", fields.get("related"))
-        else:
-            self.related_field = vec.DenseField(vec.mean_rows(self.sentence_vectors,
-                                                              self.chunk_question[self.sentence_chunk],
-                                                              len(self.questions)))
+        self.related_field = vec.DenseField.load(version, "related", fields.get("related"))
         self.related_vectors = self.related_field.vectors
         if self.related_vectors.shape != (len(self.questions), dim):
             raise IndexDamaged(self.path, "related.npy does not match the questions")

@@ -25,7 +25,7 @@ from typing import Callable
 
 from .errors import IndexDamaged, IndexMissing, IndexStale, SearchToolError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence, name and related fields (sentence_chunks.npy, name_questions.npy, related.npy)
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 _VERSION_NAME = re.compile(r"^v-[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$")

@@ -175,8 +175,7 @@ def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
 
 
 def mean_rows(vectors: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """(n, d) float32: the normalized mean of the rows each owner holds (a question's sentences → its vector).
-    Ingest stores it (related.npy); an index written before that computes it at load, with this same code."""
+    """(n, d) float32: the normalized mean of the rows each owner holds (a question's sentences → its vector)."""
     out = np.zeros((n, vectors.shape[1]), dtype=np.float32)
     for start in range(0, len(vectors), 500_000):  # in slices: a memory-mapped field is read once, not held
         np.add.at(out, owner[start:start + 500_000], np.asarray(vectors[start:start + 500_000]))

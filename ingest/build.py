@@ -208,11 +208,9 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         sentence_vectors = np.vstack([reuse[k] for k in sentence_keys]).astype(np.float32)
         name_vectors = np.vstack([reuse[k] for k in name_keys]).astype(np.float32)
         dimension = int(section_vectors.shape[1])
-        question_vectors = np.zeros((len(questions), dimension), dtype=np.float32)
-        for i, q in enumerate(questions):
-            rows = [j for j, c in enumerate(chunks) if c.question_id == q.id]
-            v = section_vectors[rows].mean(axis=0)
-            question_vectors[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+        question_row = {q.id: i for i, q in enumerate(questions)}
+        chunk_questions = np.array([question_row[c.question_id] for c in chunks], dtype=np.int64)
+        question_vectors = vec.mean_rows(section_vectors, chunk_questions, len(questions))
 
         if source is not None:
             model_info["max_seq_length"] = 256
@@ -255,18 +253,18 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
                 encoding="utf-8")
             np.save(folder / "names.npy", name_vectors, allow_pickle=False)
             chunk_row = {c.id: i for i, c in enumerate(chunks)}
-            question_row = {q.id: i for i, q in enumerate(questions)}
             sentence_chunks = np.array([chunk_row[cid] for cid, _ in sentence_rows], dtype=np.int32)
             write_dense_fields(folder, sentence_vectors, sentence_chunks,
                                np.array([question_row[qid] for qid, _ in name_rows], dtype=np.int32),
-                               np.array([question_row[c.question_id] for c in chunks], dtype=np.int64), len(questions))
+                               chunk_questions, len(questions))
             store._checkpoint("vectors-written")
             faiss_index, faiss_spec = vec.build(section_vectors)
             vec.write(faiss_index, folder / "sections.faiss")
             dense_fields = build_field_indexes(folder, {"sentences": sentence_vectors, "titles": title_vectors})
             store._checkpoint("faiss-written")
-            LexicalIndex.build(analyzer, [next(s.text for s in q.sections if s.key == c.section)
-                                          for q in questions for c in chunk(q)]).save(folder / "lexical" / "sections")
+            # one document per chunk, in chunk order (chunk() follows q.sections)
+            LexicalIndex.build(analyzer, [s.text for q in questions for s in q.sections]).save(
+                folder / "lexical" / "sections")
             LexicalIndex.build(analyzer, [" ".join([q.title, *q.aliases, *q.topics]) for q in questions]).save(
                 folder / "lexical" / "titles")
             store._checkpoint("lexical-written")

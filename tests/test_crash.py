@@ -277,4 +277,4 @@ def test_a_reader_during_rebuilds_always_gets_a_whole_index(bank):
         reader.join()
     assert not errors, "\n".join(errors)
     assert len(set(opened)) >= 2, "the reader never saw a switch"
-    assert json.loads((index / versions(index)[-1] / store.MANIFEST).read_text())["format_version"] == 1
+    assert json.loads((index / versions(index)[-1] / store.MANIFEST).read_text())["format_version"] == store.FORMAT_VERSION

@@ -52,7 +52,7 @@ TAMPERING = {
     "manifest missing": (lambda i: (version_of(i) / store.MANIFEST).unlink(), "manifest.json is missing"),
     "manifest is a list": (lambda i: (version_of(i) / store.MANIFEST).write_text("[]"), "is not a JSON object"),
     "format version": (lambda i: edit_manifest(i, lambda m: m.__setitem__("format_version", 99)),
-                       "format version 99, this code reads 1"),
+                       f"format version 99, this code reads {store.FORMAT_VERSION}"),
     "no files listed": (lambda i: edit_manifest(i, lambda m: m.__setitem__("files", {})), "lists no files"),
     "tampered hash": (lambda i: edit_manifest(i, lambda m: m["files"].__setitem__("chunks.json", "0" * 64)),
                       "chunks.json does not match its hash in the manifest"),
