@@ -190,7 +190,10 @@ def read_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     bank, and the ~13k faults per query took most of its 67 ms. pread copies just the rows (runs of consecutive
     rows in one call: a question's sections, sentences and names are adjacent) into a buffer freed after the query.
     The kernel's page cache keeps the file's pages, shared and evictable, as for any file read. Arrays that are not
-    a whole mapped file are indexed directly."""
+    a whole mapped file are indexed directly.
+
+    Rows asked in ascending order (the search always asks so) are read straight into the array returned: a 1M
+    query reads ~20 MB of rows, and a second buffer plus a reordering copy had taken 40% of this function's time."""
     import mmap
     import os
 
@@ -200,13 +203,14 @@ def read_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if (filename is None or not isinstance(vectors.base, mmap.mmap) or not vectors.flags.c_contiguous
             or len(rows) == 0):
         return np.asarray(vectors[rows], dtype=np.float32)
-    order = np.argsort(rows, kind="stable")
-    wanted = rows[order]
+    ascending = bool(np.all(rows[1:] > rows[:-1]))
+    order = None if ascending else np.argsort(rows, kind="stable")
+    wanted = rows if ascending else rows[order]
     starts = np.flatnonzero(np.diff(wanted, prepend=-2) != 1)  # first position of each run of consecutive rows
     ends = np.append(starts[1:], len(wanted))
     row_bytes = vectors.shape[1] * vectors.dtype.itemsize
-    buffer = bytearray(len(wanted) * row_bytes)
-    view = memoryview(buffer)
+    read = np.empty((len(wanted), vectors.shape[1]), dtype=vectors.dtype)
+    view = memoryview(read.reshape(-1)).cast("B")
     offsets = (vectors.offset + wanted[starts] * row_bytes).tolist()
     fd = os.open(filename, os.O_RDONLY)
     try:
@@ -215,8 +219,10 @@ def read_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
                 raise OSError(f"{filename}: short read at byte {at}")
     finally:
         os.close(fd)
+    if ascending:
+        return read.astype(np.float32, copy=False)
     out = np.empty((len(rows), vectors.shape[1]), dtype=np.float32)
-    out[order] = np.frombuffer(buffer, dtype=vectors.dtype).reshape(len(rows), -1)
+    out[order] = read
     return out
 
 

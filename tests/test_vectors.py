@@ -208,6 +208,17 @@ def test_read_rows_gives_the_rows_asked_in_order(tmp_path):
     assert vec.read_rows(mapped, np.zeros(0, dtype=np.int64)).shape == (0, 384)
 
 
+def test_read_rows_ascending_rows_are_read_in_place(tmp_path):
+    """The search asks for rows in ascending order: runs, gaps, the first and the last row, one row alone."""
+    x = unit_rows(4000, d=384)
+    np.save(tmp_path / "v.npy", x, allow_pickle=False)
+    mapped = vec.load_mapped(tmp_path / "v.npy")
+    for rows in (np.array([0, 1, 2, 3, 4, 700, 701, 1500, 3997, 3998, 3999]), np.array([2500]), np.arange(4000)):
+        got = vec.read_rows(mapped, rows)
+        assert got.dtype == np.float32 and got.flags.c_contiguous and got.flags.writeable
+        np.testing.assert_array_equal(got, x[rows])
+
+
 @pytest.mark.skipif(not __import__("os").path.exists("/proc/self/smaps"), reason="needs Linux /proc")
 def test_read_rows_leaves_no_file_pages_in_the_process(tmp_path):
     """Rows read through the map stay resident (with their neighbours: fault-around); rows read with read_rows
