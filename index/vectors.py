@@ -93,11 +93,7 @@ def search(index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) 
     k = min(k, index.ntotal if allowed is None else len(allowed))
     if k <= 0:
         return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-    # One query is never split across threads by FAISS (it parallelizes over queries), yet with two
-    # OpenMP threads a flat 10k search took 36 ms instead of 6 ms on this shared machine: their
-    # synchronization costs more than it saves. Process-wide; builds that follow run on one thread.
-    if faiss.omp_get_max_threads() != 1:
-        faiss.omp_set_num_threads(1)
+    one_thread()
     params = None
     if isinstance(index, faiss.IndexIVF):
         qualifying = index.ntotal if allowed is None else len(allowed)
@@ -116,6 +112,30 @@ def search(index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) 
     scores, rows = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params)
     keep = rows[0] >= 0
     return scores[0][keep], rows[0][keep]
+
+
+_blas_limited = False
+
+
+def one_thread() -> None:
+    """Run FAISS (OpenMP) and the BLAS behind NumPy's products on one thread, for the rest of the process.
+
+    One query is never split across threads by FAISS (it parallelizes over queries), yet with two OpenMP threads
+    a flat 10k search took 36 ms instead of 6 ms on this shared machine: their synchronization costs more than it
+    saves. The same holds for OpenBLAS's matrix-vector products (the candidates' cosines): on a 1M bank, with
+    another job on the second core, a whole query took 71-76 ms of CPU with two BLAS threads and 31-39 ms with
+    one. Called by `search`, which every query runs first; builds that follow in the process run on one thread.
+    """
+    global _blas_limited
+    import faiss
+
+    if faiss.omp_get_max_threads() != 1:
+        faiss.omp_set_num_threads(1)
+    if not _blas_limited:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1, user_api="blas")
+        _blas_limited = True
 
 
 def _ivf_probes(index, qualifying: int, k: int) -> int:

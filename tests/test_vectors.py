@@ -233,3 +233,15 @@ def test_read_rows_leaves_no_file_pages_in_the_process(tmp_path):
     by_pread = vec.load_mapped(tmp_path / "v.npy")
     np.testing.assert_array_equal(vec.read_rows(by_pread, rows), x[rows])
     assert _mapped_rss_kb(tmp_path / "v.npy") == 0
+
+
+def test_a_search_runs_faiss_and_blas_on_one_thread():
+    """Two threads cost more than they save for one query on this shared machine (see vectors.one_thread)."""
+    import faiss
+    from threadpoolctl import threadpool_info
+
+    index, _ = vec.build(unit_rows(100))
+    vec.search(index, unit_rows(1, seed=3)[0], 5)
+    assert faiss.omp_get_max_threads() == 1
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert blas and all(lib["num_threads"] == 1 for lib in blas)
