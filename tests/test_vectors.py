@@ -159,8 +159,10 @@ def test_a_field_above_its_pq_threshold_gets_compact_codes_and_exact_cosines(tmp
 
     x = clustered_rows(3000, seed=7, d=96)
     index, spec = vec.build_field(x, exact_max=1000, pq_above=2000)
-    assert spec["type"] == "ivf_pq" and isinstance(index, faiss.IndexIVFPQ)
+    assert spec["type"] == "ivf_pq_fastscan" and isinstance(index, faiss.IndexIVFPQFastScan)
     assert index.code_size == vec.IVF_PQ_BYTES  # a vector in 48 bytes (SQ8: one byte a dimension)
+    allowed = np.arange(0, 3000, 3)  # a filter (sections or topics) reaches the fast-scan index too
+    assert set(vec.search(index, x[1], 20, allowed)[1].tolist()) <= set(allowed.tolist())
     assert vec.build_field(x, exact_max=1000, pq_above=5000)[1]["type"] == "ivf_sq8"
     vec.write(index, tmp_path / "sentences.faiss")
     np.save(tmp_path / "sentences.npy", x, allow_pickle=False)
@@ -169,10 +171,10 @@ def test_a_field_above_its_pq_threshold_gets_compact_codes_and_exact_cosines(tmp
     recall = []
     for q in clustered_rows(10, seed=8, d=96):
         found = field.query(q)
-        rows = found.top(10)
+        rows = found.top(50)  # the codes only choose candidates: the true 10 best are among the 50 they propose
         recall.append(len(set(rows.tolist()) & set(np.argsort(-(x @ q))[:10].tolist())) / 10)
         np.testing.assert_allclose(found.cosines(rows), x[rows] @ q, rtol=1e-6, atol=1e-6)  # floats, not codes
-    assert np.mean(recall) >= 0.5
+    assert np.mean(recall) >= 0.9
 
 
 @pytest.mark.parametrize("positives", [0, 5, 40, 300])
