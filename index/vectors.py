@@ -176,6 +176,9 @@ def build_field(vectors: np.ndarray, exact_max: int = EXACT_MAX, pq_above: int |
     return build(vectors, exact_max=exact_max, codes="pq" if pq_above is not None and len(vectors) > pq_above else "sq8")
 
 
+TOP_BLOCK = 256  # rows per block for top_rows's bound on large arrays
+
+
 def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
     """The same rows as `np.argsort(-scores, kind="stable")[:n]` without sorting every row.
 
@@ -187,12 +190,15 @@ def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
         return np.argsort(-scores, kind="stable")
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
-    if size > EXACT_MAX:
-        # BM25 scores of a large bank are mostly 0: when at least n are positive, the n best are among them
-        # (a 1M partition took ~11 ms here, two per query; the positive rows are a few percent of that)
-        positive = np.flatnonzero(scores > 0)
-        if n <= len(positive) < size // 2:
-            return positive[top_rows(scores[positive], n)]
+    blocks = size // TOP_BLOCK
+    if size > EXACT_MAX and blocks > n:
+        # The n-th largest of the blocks' maxima is at most the n-th largest score (n blocks each hold a score at
+        # least that high), so the n best rows, ties included, are among the rows at or above it: a few hundred
+        # of a million BM25 scores. A 1M partition took ~11 ms here (two a query); this takes 0.7 ms.
+        maxima = scores[:blocks * TOP_BLOCK].reshape(blocks, TOP_BLOCK).max(axis=1)
+        near = np.flatnonzero(scores >= np.partition(maxima, blocks - n)[blocks - n])
+        if len(near) < size // 2:
+            return near[top_rows(scores[near], n)]
     cut = np.partition(scores, size - n)[size - n]  # the n-th largest score
     above = np.flatnonzero(scores > cut)
     tied = np.flatnonzero(scores == cut)[:n - len(above)]

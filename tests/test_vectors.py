@@ -178,13 +178,18 @@ def test_a_field_above_its_pq_threshold_gets_compact_codes_and_exact_cosines(tmp
 
 
 @pytest.mark.parametrize("positives", [0, 5, 40, 300])
-def test_top_rows_of_a_mostly_zero_large_array_is_the_stable_sort(monkeypatch, positives):
-    monkeypatch.setattr(vec, "EXACT_MAX", 100)  # the positive-rows path
+def test_top_rows_of_a_large_array_is_the_stable_sort(monkeypatch, positives):
+    monkeypatch.setattr(vec, "EXACT_MAX", 100)  # the block-maximum path
+    monkeypatch.setattr(vec, "TOP_BLOCK", 8)
     rng = np.random.default_rng(positives)
-    scores = np.zeros(2000, dtype=np.float32)
-    scores[rng.choice(2000, positives, replace=False)] = rng.integers(1, 6, positives)  # many ties
+    scores = np.zeros(2003, dtype=np.float32)  # not a whole number of blocks: the last rows count too
+    scores[rng.choice(2003, positives, replace=False)] = rng.integers(1, 6, positives)  # many ties
+    scores[-1] = 7 if positives % 2 else scores[-1]
     for n in (1, 10, 40, 100):
         np.testing.assert_array_equal(vec.top_rows(scores, n), np.argsort(-scores, kind="stable")[:n])
+    dense = rng.standard_normal(2003).astype(np.float32).round(1)  # every row scored, ties among them
+    for n in (1, 10, 100, 240):
+        np.testing.assert_array_equal(vec.top_rows(dense, n), np.argsort(-dense, kind="stable")[:n])
 
 
 def _mapped_rss_kb(path) -> int:
