@@ -238,9 +238,9 @@ class Index:
         self.chunk_section = [c["section"] for c in chunks]
         self.sections: dict[str, str] = dict(manifest["chunking"]["sections"])
         self.topics = sorted({t for q in self.questions for t in q.topics})
-        self._rows_of_question: list[list[int]] = [[] for _ in self.questions]
-        for i, qrow in enumerate(self.chunk_question):
-            self._rows_of_question[qrow].append(i)
+        # each question's chunk rows, as ranges of a stable ordering (CSR), like sentences and names below
+        self._chunk_order = np.argsort(self.chunk_question, kind="stable")
+        self._chunk_start = np.searchsorted(self.chunk_question[self._chunk_order], np.arange(len(self.questions) + 1))
 
         dim = int(manifest["model"]["dimension"])
         # Every dense file is memory-mapped: a large bank's vectors are read at the rows a query needs, not held.
@@ -456,7 +456,7 @@ class Index:
                                            self.chunk_question[self.sentence_chunk[s_rows]],
                                            t_dense_order, t_lex_order]).astype(np.int64))
         cand_q = cand_q[q_allowed[cand_q]]
-        rows = np.array([r for q in cand_q for r in self._rows_of_question[q]], dtype=np.int64)
+        rows = self._chunk_order[_ranges(self._chunk_start[cand_q], self._chunk_start[cand_q + 1])]
         if allowed is not None:
             rows = rows[np.isin(rows, allowed)]
         if len(rows) == 0:
