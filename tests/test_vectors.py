@@ -251,4 +251,6 @@ def test_a_search_runs_faiss_and_blas_on_one_thread():
     vec.search(index, unit_rows(1, seed=3)[0], 5)
     assert faiss.omp_get_max_threads() == 1
     blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
-    assert blas and all(lib["num_threads"] == 1 for lib in blas)
+    # NumPy's own BLAS (the one behind the cosines); one loaded later by another package (scipy, torch) is not ours
+    numpy_blas = [lib for lib in blas if "numpy" in lib["filepath"]] or blas
+    assert numpy_blas and all(lib["num_threads"] == 1 for lib in numpy_blas)
