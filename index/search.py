@@ -198,11 +198,9 @@ def _top_mean(cos: np.ndarray, owner: np.ndarray, n_owners: int, top: int) -> np
     return np.where(count > 0, total / np.maximum(count, 1), -1.0)
 
 
-def _ranks(order: np.ndarray, size: int) -> np.ndarray:
-    """rank (1-based) of every row in `order`, 0 for rows not in it."""
-    ranks = np.zeros(size, dtype=np.int64)
-    ranks[order] = np.arange(1, len(order) + 1)
-    return ranks
+def _ranks(order: np.ndarray) -> dict[int, int]:
+    """{row: rank (1-based)} for the rows in `order` (a dict: two arrays the size of a 1M bank took 1.3 ms a query)."""
+    return dict(zip(order.tolist(), range(1, len(order) + 1)))
 
 
 class Index:
@@ -443,8 +441,8 @@ class Index:
         # ranks per leg (0 = not retrieved), kept on each hit so a front end can say why it matched
         lex_order = _top(lex_sec, n_cand)
         lex_order = lex_order[lex_sec[lex_order] > 0]
-        dense_rank = _ranks(d_rows, n_chunks)
-        lex_rank = _ranks(lex_order, n_chunks)
+        dense_rank = _ranks(d_rows)
+        lex_rank = _ranks(lex_order)
         t_dense_order = titles_q.top(cfg.candidates, None if allowed is None else q_allowed)
         t_dense_order = t_dense_order[q_allowed[t_dense_order]]
         t_lex_order = _top(lex_title, cfg.candidates)
@@ -507,7 +505,7 @@ class Index:
                 chunk_id=self.chunk_ids[row], question_id=q.id, question=q.title, section=section.key,
                 heading=section.heading, text=section.text, score=float(scores[i]),
                 dense_score=float(exact_cos[i]), lexical_score=float(lex_sec[row]),
-                dense_rank=int(dense_rank[row]) or None, lexical_rank=int(lex_rank[row]) or None,
+                dense_rank=dense_rank.get(row), lexical_rank=lex_rank.get(row),
                 matched_terms=self._matched(query_words, section.text), topics=q.topics))
         features = self._no_match_features(max(float(best_cos.max()), float(title_cos.max())),
                                            float(row_sentence.max()), float(name_cos.max()),
