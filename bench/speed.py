@@ -730,13 +730,16 @@ def report(results: dict, command: str, plot_path: Path | None) -> str:
         out += [f"| {names.get(k, k)} | {_ms(v['p50_ms'])} | {_ms(v['p95_ms'])} | {v['n']} |"
                 for k, v in warm.items() if isinstance(v, dict)]
         out += ["", f"The peers run torch with its default {warm.get('peer_torch_threads', '?')} threads, as a user "
-                "would; this project's query model runs one onnxruntime thread (see the choices under section 4). "
-                "Query embedding is most of every system's time here; the project's search without it is the "
-                "repeated-query row. The ratio to txtai depends on the machine's load more than on either code: "
-                "txtai's two torch threads suffer most from other jobs (2026-11-24 21:27, load average 20: this "
-                "project 23.0 ms, txtai 343.8 ms, 0.07×; 2026-11-25 00:05, load average 1: 7.28 ms vs 16.5 ms, "
-                "0.44×). On a quiet machine this project's warm query is the ONNX embedding (~4.8 ms, one thread) "
-                "plus the search (~1.3 ms, of which ~0.4 ms finds each hit's matched words).", ""]
+                "would; this project's query model runs two onnxruntime threads that sleep when idle (see the choices "
+                "under section 4). Query embedding is most of every system's time here; the project's search without "
+                "it is the repeated-query row. The ratio to txtai depends on the machine's load more than on either "
+                "code: txtai's two torch threads suffer most from other jobs. Earlier runs: 2026-11-24 21:27, load "
+                "average 20, one ONNX thread: this project 23.0 ms, txtai 343.8 ms, 0.07×; 2026-11-25 00:05, load "
+                "average 1, one ONNX thread: 7.28 ms vs 16.5 ms, 0.44× (not met). The ONNX embedding, one thread, "
+                "was ~4.8 ms of those 7.28 ms; two non-spinning threads took a dozen-token query from p50 5.7 to "
+                "4.0 ms on an idle machine and from 4.8 to 4.4 ms with the other core busy (two spinning threads: "
+                "5.7 ms, p95 12.9 ms). The search itself is ~1.3 ms, of which ~0.4 ms finds each hit's "
+                "matched words.", ""]
     cold = results.get("cold")
     if cold:
         torch_note = ("none" if not cold["project_imports_torch"]
@@ -843,9 +846,10 @@ def report(results: dict, command: str, plot_path: Path | None) -> str:
             "rest); building the hits 0.7 ms. The float reads are the floor of this design (every candidate "
             "question's sections, sentences, names and title are scored exactly because the fusion standardises "
             "over all of them); what is left is spread over many small steps, most of them in the fusion code.", "",
-            "**Other measured choices.** FAISS, NumPy's BLAS and the ONNX query session run one thread per query: "
-            "on this shared 2-core machine a second OpenMP/onnxruntime thread made a 10k flat search 36 ms instead "
-            "of 6 ms and a query embedding 28 ms instead of 10 ms. `import bm25s` cost 0.6–0.8 s, of which tqdm (it "
+            "**Other measured choices.** FAISS and NumPy's BLAS run one thread per query: on this shared 2-core "
+            "machine a second OpenMP thread made a 10k flat search 36 ms instead of 6 ms. The ONNX query session "
+            "runs two threads with spin-waiting off: with it on (onnxruntime's default), a second thread made a "
+            "query embedding 28 ms instead of 10 ms under load. `import bm25s` cost 0.6–0.8 s, of which tqdm (it "
             "reads package metadata at import) and scipy.sparse (which drags in numpy.f2py and charset_normalizer "
             "through scipy's array-API shim) were about 0.4–0.7 s; `index/lexical.py` imports bm25s without them "
             "and builds with bm25s's NumPy CSC builder (identical arrays).", ""]
