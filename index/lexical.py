@@ -158,9 +158,6 @@ class LexicalIndex:
     def num_docs(self) -> int:
         return int(self._bm25.scores["num_docs"])
 
-    def known(self, stems: list[str]) -> list[str]:
-        return [s for s in stems if s in self._bm25.vocab_dict]
-
     def scores(self, stems: list[str]) -> np.ndarray:
         """BM25 score of every document for these query stems (zeros when none is known)."""
         ids = self._bm25.get_tokens_ids(stems)

@@ -251,7 +251,6 @@ class Index:
         self.names = vec.DenseField.load(version, "names", None)
         self.title_vectors, self.sentence_vectors, self.name_vectors = (
             self.titles.vectors, self.sentences.vectors, self.names.vectors)
-        n_sentences, n_names = len(self.sentences), len(self.names)
         # row maps written beside the vectors by ingest: each sentence's chunk row, each name's question row
         self.sentence_chunk = np.load(version / "sentence_chunks.npy", allow_pickle=False).astype(np.int64)
         self.name_question = np.load(version / "name_questions.npy", allow_pickle=False).astype(np.int64)
@@ -262,12 +261,10 @@ class Index:
             (self.title_vectors.shape == (len(self.questions), dim), "titles.npy does not match the questions"),
             (self.question_vectors.shape == (len(self.questions), dim), "questions.npy does not match the questions"),
             (self.faiss.ntotal == n_chunks and self.faiss.d == dim, "sections.faiss does not match the chunks"),
-            (self.sentence_vectors.shape == (len(self.sentence_chunk), dim) and self.sentence_vectors.shape[0] == n_sentences,
-             "sentences.npy does not match sentence_chunks.npy"),
+            (self.sentence_vectors.shape == (len(self.sentence_chunk), dim), "sentences.npy does not match sentence_chunks.npy"),
             (len(self.sentence_chunk) > 0 and np.array_equal(np.unique(self.sentence_chunk), np.arange(n_chunks)),
              "sentence_chunks.npy does not cover every chunk"),
-            (self.name_vectors.shape == (len(self.name_question), dim) and self.name_vectors.shape[0] == n_names,
-             "names.npy does not match name_questions.npy"),
+            (self.name_vectors.shape == (len(self.name_question), dim), "names.npy does not match name_questions.npy"),
             (len(self.name_question) > 0 and np.array_equal(np.unique(self.name_question), np.arange(len(self.questions))),
              "name_questions.npy does not cover every question"),
             (counts == {"questions": len(self.questions), "chunks": n_chunks}, "counts differ from the manifest"),
@@ -289,7 +286,7 @@ class Index:
         self.analyzer = Analyzer.from_config(manifest["lexical"])
         self.acronyms = acronym_expansions(self.questions)
         # idf of a stem over every document the bank has (sections, and each question's title + aliases + topics),
-        # read from the two lexical indexes' postings when a query needs it (see _idf)
+        # read from the two lexical indexes' postings when a query needs it (see _no_match_features)
         self._n_docs = len(self.questions) + n_chunks
         self._unknown_idf = float(np.log((self._n_docs + 1) / 0.5))
         self.lex_sections = LexicalIndex.load(version / "lexical" / "sections")
@@ -422,8 +419,8 @@ class Index:
         n_cand = min(n_chunks, max(cfg.candidates, k))
         d_scores, d_rows = vec.search(self.faiss, qv, n_cand, allowed)
         # Each dense field is asked for its own candidates (exactly at or below vectors.EXACT_MAX rows, by its
-        # FAISS index above) and scored only at the
-        # candidates' rows, read from the files (vectors.read_rows): no scan of every sentence, name or title.
+        # FAISS index above) and scored only at the candidates' rows, read from the files (vectors.read_rows):
+        # no scan of every sentence, name or title.
         titles_q = self.titles.query(qv)
         sentences_q = self.sentences.query(qv)
 
@@ -495,7 +492,8 @@ class Index:
             scores = scores + cfg.intent_boost * np.array([self.chunk_section[r] == intent for r in rows])
         order = np.lexsort((rows, -scores))[:k]
 
-        query_words = set(self.analyzer.words(text)) | set(lex_words)
+        query_words = sorted(set(self.analyzer.words(text)) | set(lex_words))
+        query_stems = set(self.analyzer.stems(query_words))
         hits = []
         for i in order:
             row = int(rows[i])
@@ -506,19 +504,19 @@ class Index:
                 heading=section.heading, text=section.text, score=float(scores[i]),
                 dense_score=float(exact_cos[i]), lexical_score=float(lex_sec[row]),
                 dense_rank=dense_rank.get(row), lexical_rank=lex_rank.get(row),
-                matched_terms=self._matched(query_words, section.text), topics=q.topics))
+                matched_terms=self._matched(query_stems, section.text), topics=q.topics))
         features = self._no_match_features(max(float(best_cos.max()), float(title_cos.max())),
                                            float(row_sentence.max()), float(name_cos.max()),
                                            question_score, stems)
         no_match = bool(self.answer_probability(features) < cfg.no_match_threshold)
         return SearchResult(text, hits, no_match, intent, corrected), features
 
-    def _matched(self, query_words: set[str], text: str) -> tuple[str, ...]:
-        if not query_words:
+    def _matched(self, query_stems: set[str], text: str) -> tuple[str, ...]:
+        """The words of `text` (each once, in order) whose stem is one of the query's."""
+        if not query_stems:
             return ()
-        stems = dict(zip(self.analyzer.stems(sorted(query_words)), sorted(query_words)))
         words = list(dict.fromkeys(self.analyzer.words(text)))
-        return tuple(w for w, s in zip(words, self.analyzer.stems(words)) if s in stems)
+        return tuple(w for w, s in zip(words, self.analyzer.stems(words)) if s in query_stems)
 
     def _no_match_features(self, best_cos, best_sentence, best_name, question_score, stems) -> np.ndarray:
         top = np.sort(question_score)[::-1]

@@ -82,8 +82,6 @@ def read(path, spec: dict):
     index = faiss.read_index(str(path))
     if str(spec.get("type")).startswith("ivf_"):
         faiss.extract_index_ivf(index).nprobe = int(spec["nprobe"])
-    elif spec.get("type") == "hnsw":  # format-1 indexes built before IVF replaced HNSW
-        index.hnsw.efSearch = int(spec.get("efSearch", 128))
     return index
 
 
@@ -106,13 +104,7 @@ def search(index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) 
         if selector is not None or nprobe != index.nprobe:
             params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
     elif allowed is not None:
-        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-        if isinstance(index, faiss.IndexHNSW):
-            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(index.hnsw.efSearch, k))
-        else:
-            params = faiss.SearchParameters(sel=selector)
-    elif isinstance(index, faiss.IndexHNSW) and k > index.hnsw.efSearch:
-        params = faiss.SearchParametersHNSW(efSearch=k)
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64)))
     scores, rows = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k, params=params)
     keep = rows[0] >= 0
     return scores[0][keep], rows[0][keep]

@@ -87,8 +87,6 @@ def _previous_vectors(index_dir: Path, weights_sha256: str) -> tuple[dict | None
         out = {}
         for name, field in (("vectors.npy", "chunks"), ("titles.npy", "titles"), ("sentences.npy", "sentences"),
                             ("names.npy", "names")):
-            if field not in keys:
-                continue
             arr = np.load(version / name, allow_pickle=False)
             out.update(zip(keys[field], arr))
         return manifest, out
