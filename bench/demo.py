@@ -7,9 +7,8 @@ Prints the three best section hits for ten queries (the closing figures of the s
 from __future__ import annotations
 
 import statistics
-import time
-
 import sys
+import time
 
 from index import DEFAULT_INDEX, SearchToolError, open_index
 

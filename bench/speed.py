@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -75,11 +74,11 @@ def machine() -> dict:
                 mem_kb = int(line.split()[1])
     except OSError:
         pass
+    from importlib.metadata import version
+
     versions = {}
     for name in ("faiss", "onnxruntime", "bm25s", "numpy", "sentence_transformers", "torch", "txtai"):
         try:
-            from importlib.metadata import version
-
             versions[name] = version({"faiss": "faiss-cpu", "sentence_transformers": "sentence-transformers"}
                                      .get(name, name))
         except Exception:
@@ -89,12 +88,6 @@ def machine() -> dict:
             "versions": versions}
 
 
-def bundled_model_path() -> str:
-    from bench.plain import bundled_model_path as path
-
-    return path()
-
-
 # ---------------------------------------------------------------------------- 1. warm latency
 def warm_latency(index_dir: Path, queries: list[str]) -> dict:
     """Per-query latency, one query at a time, of the project, txtai hybrid and the plain script.
@@ -102,19 +95,20 @@ def warm_latency(index_dir: Path, queries: list[str]) -> dict:
     The three systems are loaded once, warmed up, then asked the same queries interleaved
     (query 1 to each, query 2 to each, …) so load from other jobs hits all of them alike.
     """
-    from bench.plain import PlainSearch, section_texts
+    from bench.plain import PlainSearch, bundled_model_path, section_texts
     from index import open_index
 
+    model_path = bundled_model_path()
     systems = {}
     project = open_index(index_dir)
     systems["project"] = lambda q: project.search(q, k=5)
-    plain = PlainSearch(index_dir, bundled_model_path())
+    plain = PlainSearch(index_dir, model_path)
     systems["plain"] = lambda q: plain.search(q, k=5)
     try:
         from txtai import Embeddings
 
         ids, texts, _ = section_texts(index_dir)
-        embeddings = Embeddings({"path": bundled_model_path(), "method": "sentence-transformers",
+        embeddings = Embeddings({"path": model_path, "method": "sentence-transformers",
                                  "content": True, "hybrid": True})
         embeddings.index([(i, t, None) for i, t in zip(ids, texts)])
         systems["txtai"] = lambda q: embeddings.search(q, 5)
@@ -271,37 +265,6 @@ def synthetic_texts(n: int, vocab: list[str], seed: int, mean_words: int = 24):
         cuts = np.cumsum(lengths)[:-1]
         for doc in np.split(words, cuts):
             yield " ".join(doc)
-
-
-def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int, block: int = 100_000) -> np.ndarray:
-    """Exact top-k rows by inner product, computed block by block (no second copy of the bank)."""
-    best_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
-    best_i = np.zeros((len(queries), k), dtype=np.int64)
-    for start in range(0, len(vectors), block):
-        s = queries @ vectors[start:start + block].T
-        cand_s = np.concatenate([best_s, s], axis=1)
-        cand_i = np.concatenate([best_i, np.broadcast_to(np.arange(start, start + s.shape[1]), s.shape)], axis=1)
-        top = np.argpartition(-cand_s, k - 1, axis=1)[:, :k]
-        best_s, best_i = np.take_along_axis(cand_s, top, 1), np.take_along_axis(cand_i, top, 1)
-    return best_i
-
-
-def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
-    n = min(n, len(scores))
-    part = np.argpartition(-scores, n - 1)[:n]
-    return part[np.argsort(-scores[part], kind="stable")]
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. VmHWM, not ru_maxrss: after fork + exec, Linux's ru_maxrss starts
-    from the parent's peak (here the benchmark process with torch and txtai loaded), VmHWM from zero."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 SECTIONS_PER_QUESTION = 5
@@ -499,8 +462,9 @@ def scale_search(folder: Path, n_queries: int, exact: bool) -> dict:
         result = idx.search(q, k=10)
         times.append((time.perf_counter() - t0) * 1000)
         found.append([h.chunk_id for h in result.hits])
+    after_queries = memory_status()
     return {"load_s": load_s, "p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95),
-            "peak_rss_mb": peak_rss_mb(), "after_load": after_load, "after_queries": memory_status(),
+            "peak_rss_mb": after_queries["peak_rss_mb"], "after_load": after_load, "after_queries": after_queries,
             "queries": len(queries), "found": found,
             "index": idx.manifest["faiss"], "fields": idx.manifest.get("dense_fields", {})}
 
@@ -515,7 +479,9 @@ def _child(args: list[str]) -> dict:
 def memory_status() -> dict:
     """This process's peak and current resident memory (MB), the current split into anonymous memory (the
     process's own: Python objects, FAISS indexes) and mapped file pages (vector files read through mmap: page
-    cache, shared and dropped by the kernel under pressure, but counted in RSS while mapped)."""
+    cache, shared and dropped by the kernel under pressure, but counted in RSS while mapped). The peak is VmHWM,
+    not ru_maxrss: after fork + exec, Linux's ru_maxrss starts from the parent's peak (here the benchmark process
+    with torch and txtai loaded), VmHWM from zero."""
     fields = {"VmHWM": "peak_rss_mb", "VmRSS": "rss_mb", "RssAnon": "anon_mb", "RssFile": "file_mb"}
     out = {}
     for line in Path("/proc/self/status").read_text().splitlines():
