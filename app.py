@@ -170,16 +170,12 @@ def ensure_index():
     elif not state.fresh:
         build_index(state.model, "No index yet" if not state.exists else "The question bank changed")
     try:
-        return load_index(str(INDEX_DIR), store.current_version(INDEX_DIR).name)
-    except IndexDamaged as exc:
-        # Damaged or written by an older format: rebuild once from valid content, then load the new version.
-        if state.errors or not build_index(state.model, "The index cannot be read, rebuilding it"):
-            st.error(escape_md(str(exc)))
-            st.stop()
-    except SearchToolError as exc:
-        st.error(escape_md(str(exc)))
-        st.stop()
-    try:
+        try:
+            return load_index(str(INDEX_DIR), store.current_version(INDEX_DIR).name)
+        except IndexDamaged:
+            # Damaged or written by an older format: rebuild once from valid content, then load the new version.
+            if state.errors or not build_index(state.model, "The index cannot be read, rebuilding it"):
+                raise
         return load_index(str(INDEX_DIR), store.current_version(INDEX_DIR).name)
     except SearchToolError as exc:
         st.error(escape_md(str(exc)))
@@ -192,7 +188,7 @@ def sidebar(idx) -> None:
         st.markdown(f"**Model:** {escape_md(idx.model_name)}  \n"
                     f"**Bank:** {len(idx.questions)} questions, {len(idx.chunk_ids)} sections, "
                     f"{len(idx.topics)} topics  \n"
-                    f"**Built:** {escape_md(lifecycle.built_at(idx.manifest))}")
+                    f"**Built:** {escape_md(lifecycle.built_at(idx.built_at))}")
         if st.button("Rebuild index", help="Re-read the content folder and embed what changed"):
             state = lifecycle.index_state(INDEX_DIR, CONTENT_DIR)
             if state.errors:
@@ -212,10 +208,12 @@ def sidebar(idx) -> None:
 
 # --------------------------------------------------------------------------- views
 def run_search(idx, query: str, sections, topics):
+    """The search result and its server-side seconds (also kept for the sidebar's figures)."""
     started = time.perf_counter()
     result = idx.search(query, k=SEARCH_K, sections=sections or None, topics=topics or None)
-    search_timings().append(time.perf_counter() - started)
-    return result
+    took = time.perf_counter() - started
+    search_timings().append(took)
+    return result, took
 
 
 def empty_state(idx) -> None:
@@ -239,7 +237,7 @@ def search_view(idx, query: str, sections, topics) -> None:
         empty_state(idx)
         return
     try:
-        result = run_search(idx, query, sections, topics)
+        result, took = run_search(idx, query, sections, topics)
     except QueryError as exc:
         st.info(escape_md(str(exc)))
         return
@@ -253,8 +251,7 @@ def search_view(idx, query: str, sections, topics) -> None:
     if result.section_intent:
         notes.append(f"showing {escape_md(idx.sections[result.section_intent].lower())} first")
     groups = result.groups[:MAX_GROUPS]
-    took = search_timings()[-1] * 1000
-    st.caption(f"{len(groups)} question{'s' if len(groups) != 1 else ''}, answered in {took:.0f} ms"
+    st.caption(f"{len(groups)} question{'s' if len(groups) != 1 else ''}, answered in {took * 1000:.0f} ms"
                + ("; " + "; ".join(notes) if notes else ""))
     for group in groups:
         result_card(idx, group)
@@ -353,7 +350,7 @@ def practice_pool(idx, query: str, sections, topics) -> tuple[list[str], str]:
             st.info("Search for something first; until then questions come from the whole bank.")
             return [q.id for q in idx.questions], "the whole bank"
         try:
-            result = run_search(idx, query, sections, topics)
+            result, _ = run_search(idx, query, sections, topics)
         except QueryError as exc:
             st.info(escape_md(str(exc)))
             return [q.id for q in idx.questions], "the whole bank"
@@ -369,7 +366,7 @@ def practice_view(idx, query: str, sections, topics) -> None:
     st.caption(f"From {escape_md(label)}: {counts['shaky']} shaky, {counts['unseen']} not yet practised, "
                f"{counts['knew']} known. Shaky ones come back first.")
     current = st.session_state.get("practice_q")
-    if current not in idx.question_row or current not in pool:
+    if current not in pool:  # the pool holds only this index's ids
         current = practice.next_question(pool, tally)
         st.session_state["practice_q"], st.session_state["practice_stage"] = current, 0
     if current is None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index import store
-from index.errors import ContentError, ContentErrors, SearchToolError
+from index.errors import ContentError, ContentErrors, IndexStale, SearchToolError
 
 
 @dataclass(frozen=True)
@@ -20,13 +20,16 @@ class IndexState:
 def index_state(index_dir: Path, content_dir: Path) -> IndexState:
     """Look at the index folder and the content folder without loading vectors or the model."""
     try:
-        version = store.current_version(index_dir)
-        manifest = store.read_manifest(version, index_dir)
-        exists = True
-        model = manifest.get("model", {}).get("source")
+        manifest = store.read_manifest(store.current_version(index_dir), index_dir)
     except SearchToolError:
-        exists, model = False, None
-    fresh = exists and store.is_fresh(index_dir, content_dir)
+        manifest = None
+    exists, fresh = manifest is not None, False
+    if exists:
+        try:  # against the manifest just read (store.is_fresh would read it again; this runs on every rerun)
+            store.check_fresh(index_dir, manifest, content_dir)
+            fresh = True
+        except IndexStale:
+            pass
     errors: tuple[ContentError, ...] = ()
     if not fresh:
         from ingest.content import load_bank
@@ -35,12 +38,12 @@ def index_state(index_dir: Path, content_dir: Path) -> IndexState:
             load_bank(content_dir)
         except ContentErrors as exc:
             errors = tuple(exc.errors)
-    return IndexState(exists, fresh, errors, model)
+    return IndexState(exists, fresh, errors, manifest.get("model", {}).get("source") if exists else None)
 
 
-def built_at(manifest: dict) -> str:
-    """The build time as 'YYYY-MM-DD HH:MM UTC' (or what the manifest says, if it is in another form)."""
-    raw = str(manifest.get("built_at", ""))
+def built_at(raw: str) -> str:
+    """The manifest's build time (`Index.built_at`) as 'YYYY-MM-DD HH:MM UTC', or as it is if in another form."""
+    raw = str(raw)
     if len(raw) >= 16 and raw[10] == "T":
         return f"{raw[:10]} {raw[11:16]} UTC"
     return raw or "unknown"
