@@ -333,11 +333,6 @@ def write_synthetic_bank(folder: Path, n: int) -> dict:
     name_vectors = _near(np.repeat(title_vectors, 1 + ALIASES_PER_QUESTION, axis=0), 41, real, weight=0.3)
     timings = {"generate_s": generated - started}
 
-    def sentence_texts(i: int) -> list[str]:
-        words = texts[i].split()
-        parts = np.array_split(np.array(words, dtype=object), per_chunk[i])
-        return [" ".join(part) for part in parts]
-
     def write(tmp: Path) -> dict:
         t0 = time.perf_counter()
         ids = [f"{q['id']}#{s['key']}" for q in questions for s in q["sections"]]
@@ -351,9 +346,6 @@ def write_synthetic_bank(folder: Path, n: int) -> dict:
         np.save(tmp / "vectors.npy", section_vectors, allow_pickle=False)
         np.save(tmp / "titles.npy", title_vectors, allow_pickle=False)
         np.save(tmp / "questions.npy", question_vectors, allow_pickle=False)
-        (tmp / "sentences.json").write_text(json.dumps(
-            [{"chunk": ids[i], "text": t} for i in range(n) for t in sentence_texts(i)], ensure_ascii=False,
-            indent=0), encoding="utf-8")
         # the sentence vectors go straight to their file, block by block (3.5 per chunk: 5.4 GB at 1M chunks)
         sentences = np.lib.format.open_memmap(tmp / "sentences.npy", mode="w+", dtype=np.float32,
                                               shape=(len(sentence_chunks), DIM))
@@ -361,9 +353,6 @@ def write_synthetic_bank(folder: Path, n: int) -> dict:
             rows = sentence_chunks[start:start + 500_000]
             sentences[start:start + len(rows)] = _near(section_vectors[rows], 51 + start, real, weight=0.9)
         sentences.flush()
-        (tmp / "names.json").write_text(json.dumps(
-            [{"question": q["id"], "text": name} for q in questions for name in [q["title"], *q["aliases"]]],
-            ensure_ascii=False, indent=0), encoding="utf-8")
         np.save(tmp / "names.npy", name_vectors, allow_pickle=False)
         write_dense_fields(tmp, sentences, sentence_chunks, name_questions, chunk_q, n_q)
         timings["files_s"] = time.perf_counter() - t0

@@ -242,13 +242,7 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
             np.save(folder / "vectors.npy", section_vectors, allow_pickle=False)
             np.save(folder / "titles.npy", title_vectors, allow_pickle=False)
             np.save(folder / "questions.npy", question_vectors, allow_pickle=False)
-            (folder / "sentences.json").write_text(json.dumps(
-                [{"chunk": cid, "text": text} for cid, text in sentence_rows], ensure_ascii=False, indent=0),
-                encoding="utf-8")
             np.save(folder / "sentences.npy", sentence_vectors, allow_pickle=False)
-            (folder / "names.json").write_text(json.dumps(
-                [{"question": qid, "text": text} for qid, text in name_rows], ensure_ascii=False, indent=0),
-                encoding="utf-8")
             np.save(folder / "names.npy", name_vectors, allow_pickle=False)
             chunk_row = {c.id: i for i, c in enumerate(chunks)}
             sentence_chunks = np.array([chunk_row[cid] for cid, _ in sentence_rows], dtype=np.int32)
