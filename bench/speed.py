@@ -298,7 +298,7 @@ def write_synthetic_bank(folder: Path, n: int) -> dict:
     from index import store, vectors as vec
     from index.lexical import Analyzer, LexicalIndex
     from ingest.build import (EMBED_TEMPLATE, SENTENCE_SPLIT, TITLE_TEMPLATE, build_field_indexes,
-                              write_dense_fields)
+                              write_codes, write_dense_fields)
     from ingest.content import SECTIONS
 
     started = time.perf_counter()
@@ -366,6 +366,9 @@ def write_synthetic_bank(folder: Path, n: int) -> dict:
         timings["field_faiss_s"] = time.perf_counter() - t0
         del sentences
         t0 = time.perf_counter()
+        codes = write_codes(tmp, chunk_q, sentence_chunks, name_questions, n_q)
+        timings["codes_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         analyzer = Analyzer()
         LexicalIndex.build(analyzer, texts).save(tmp / "lexical" / "sections")
         LexicalIndex.build(analyzer, [" ".join([q["title"], *q["aliases"], *q["topics"]]) for q in questions]).save(
@@ -379,7 +382,7 @@ def write_synthetic_bank(folder: Path, n: int) -> dict:
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "model": {"name": "synthetic", "source": "synthetic", "weights_sha256": "0" * 64, "max_seq_length": 256,
                       "onnx": None, "dimension": DIM},
-            "faiss": spec, "dense_fields": dense_fields,
+            "faiss": spec, "dense_fields": dense_fields, "codes": codes,
             "counts": {"questions": n_q, "chunks": n},
             "chunks": {cid: hashlib.sha256(t.encode("utf-8")).hexdigest() for cid, t in zip(ids, embed_texts)},
             "embedding_keys": {"chunks": [key(i, "c") for i in range(n)], "titles": [key(i, "t") for i in range(n_q)],
@@ -424,7 +427,8 @@ def synthetic_queries(n_queries: int) -> list[str]:
 def scale_search(folder: Path, n_queries: int, exact: bool) -> dict:
     """In its own process: open the synthetic index as a user would (open_index: manifest, every file's hash,
     load), then time the whole `Index.search(q, k=10)` one query at a time. With `exact`, every dense field is
-    scanned exactly instead (the reference for recall@10: no FAISS approximation anywhere)."""
+    scanned exactly and every candidate scored with the float vectors instead (the reference for recall@10: no FAISS
+    approximation and no 8-bit codes anywhere)."""
     from index import open_index, vectors as vec
 
     embedder = SyntheticQueryEmbedder()
@@ -439,8 +443,10 @@ def scale_search(folder: Path, n_queries: int, exact: bool) -> dict:
         for s in range(0, len(idx.vectors), 100_000):
             flat.add(np.ascontiguousarray(idx.vectors[s:s + 100_000]))
         idx.faiss = flat
+        # every field exact and scored with its float vectors: no FAISS index, no 8-bit codes
         idx.titles = vec.DenseField(idx.titles.vectors)
         idx.sentences = vec.DenseField(idx.sentences.vectors)
+        idx.codes = None
         queries = queries[:EXACT_QUERIES]
     for warm in ("warm up one", "warm up two", "warm up three"):
         idx.search(warm, k=10)

@@ -33,6 +33,7 @@ DEFAULT_INDEX = ROOT / "build" / "index"
 DEFAULT_CONTENT = ROOT / "content"
 MAX_QUERY_CHARS = 1000  # longer input is cut here: a question, not a document
 MAX_K = 1000
+TITLE_BEST_ROWS = 10  # a large bank's best title cosine: over the title leg's top rows (see _search)
 
 
 @dataclass(frozen=True)
@@ -186,15 +187,42 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + offsets
 
 
-def _top_mean(cos: np.ndarray, owner: np.ndarray, n_owners: int, top: int) -> np.ndarray:
-    """Per owner (0..n_owners-1), the mean of its `top` best cosines, -1 for an owner with none: several
-    sentences agreeing say more than one lucky sentence. `cos` in row order, so ties keep that order."""
-    order = np.lexsort((-cos, owner))
-    owner_sorted = owner[order]
-    rank = np.arange(len(order)) - np.searchsorted(owner_sorted, owner_sorted)
-    first = rank < top
-    total = np.bincount(owner_sorted[first], weights=cos[order][first], minlength=n_owners)
-    count = np.bincount(owner_sorted[first], minlength=n_owners)
+def _segment_max(values: np.ndarray, counts: np.ndarray, floor: float) -> np.ndarray:
+    """max(floor, the largest value) of each run of `values` (run i holds counts[i] values, in order), float64;
+    `floor` for an empty run. What `np.maximum.at` gives for owners in runs, in one reduction."""
+    out = np.full(len(counts), floor, dtype=np.float64)
+    filled = counts > 0
+    if filled.any():
+        starts = np.cumsum(counts) - counts
+        out[filled] = np.maximum(floor, np.maximum.reduceat(values, starts[filled]))
+    return out
+
+
+def _top_mean(cos: np.ndarray, counts: np.ndarray, top: int) -> np.ndarray:
+    """Per run of `cos` (run i holds counts[i] cosines: one owner's), the mean of its `top` best cosines, -1 for an
+    empty run: several sentences agreeing say more than one lucky sentence. The best are summed best first."""
+    n = len(counts)
+    out = np.full(n, -1.0)
+    width = int(counts.max()) if n else 0
+    if width == 0:
+        return out
+    starts = np.cumsum(counts) - counts
+    owner = np.repeat(np.arange(n), counts)
+    if n * width <= 4 * len(cos) + 4096:  # one row per owner, its cosines padded with -inf, each row sorted
+        grid = np.full((n, width), -np.inf, dtype=np.float64)
+        grid[owner, np.arange(len(cos)) - starts[owner]] = cos
+        best = -np.sort(-grid, axis=1)[:, :top]
+    else:  # an owner far longer than the rest: one sort of every cosine instead of a mostly empty grid
+        order = np.lexsort((-cos, owner))
+        rank = np.arange(len(cos)) - starts[owner[order]]
+        best = np.full((n, top), -np.inf)
+        first = rank < top
+        best[owner[order][first], rank[first]] = cos[order][first]
+    taken = np.isfinite(best)
+    total = np.zeros(n)
+    for j in range(best.shape[1]):
+        total += np.where(taken[:, j], best[:, j], 0.0)
+    count = taken.sum(axis=1)
     return np.where(count > 0, total / np.maximum(count, 1), -1.0)
 
 
@@ -277,6 +305,11 @@ class Index:
         self._sentence_start = np.searchsorted(self.sentence_chunk[self._sentence_order], np.arange(n_chunks + 1))
         self._name_order = np.argsort(self.name_question, kind="stable")
         self._name_start = np.searchsorted(self.name_question[self._name_order], np.arange(len(self.questions) + 1))
+        # a large bank's candidates are scored from 8-bit codes, question by question (vectors.QuestionCodes)
+        self.codes = None
+        if manifest.get("codes"):
+            self.codes = vec.QuestionCodes.load(version, manifest["codes"], self.chunk_question, self.sentence_chunk,
+                                                self.name_question, len(self.questions))
         # related questions compare the mean of each question's sentence vectors: every sentence counts
         # alike, so one long section does not speak for the whole question (ingest stores it: related.npy)
         self.related_field = vec.DenseField.load(version, "related", fields.get("related"))
@@ -445,7 +478,7 @@ class Index:
         t_lex_order = _top(lex_title, cfg.candidates)
         t_lex_order = t_lex_order[(lex_title[t_lex_order] > 0) & q_allowed[t_lex_order]]
 
-        # candidate questions: any that a leg retrieved; all their (allowed) sections are scored exactly
+        # candidate questions: any that a leg retrieved; all their (allowed) sections are scored
         s_rows = sentences_q.top(n_cand, None if keep is None else keep[self.sentence_chunk])
         cand_q = np.unique(np.concatenate([self.chunk_question[d_rows], self.chunk_question[lex_order],
                                            self.chunk_question[self.sentence_chunk[s_rows]],
@@ -456,36 +489,52 @@ class Index:
             rows = rows[np.isin(rows, allowed)]
         if len(rows) == 0:
             return SearchResult(text, [], True, intent, corrected), np.zeros(len(NO_MATCH_FEATURES))
-        exact_cos = np.asarray(vec.read_rows(self.vectors, rows) @ qv, dtype=np.float64)
-        row_lex = lex_sec[rows].astype(np.float64)
+        # `rows` runs question by question in cand_q's order: per-question evidence is one reduction per run
         pos = np.searchsorted(cand_q, self.chunk_question[rows])
-        title_cos = titles_q.cosines(cand_q)
-        # best sentence of each candidate section, best name (title or alias) of each candidate question
-        sent = np.sort(self._sentence_order[_ranges(self._sentence_start[rows], self._sentence_start[rows + 1])])
-        sentence_cos = sentences_q.cosines(sent)
-        by_row = np.argsort(rows, kind="stable")
-        sent_pos = by_row[np.searchsorted(rows[by_row], self.sentence_chunk[sent])]  # each sentence's row in rows
-        row_sentence = np.full(len(rows), -1.0)
-        np.maximum.at(row_sentence, sent_pos, sentence_cos)
+        per_q = np.bincount(pos, minlength=len(cand_q))
+        # each candidate section's sentences, section by section (so in runs per section and per question),
+        # and each candidate question's names (its title and each alias, embedded alone)
+        sent_counts = self._sentence_start[rows + 1] - self._sentence_start[rows]
+        sent = self._sentence_order[_ranges(self._sentence_start[rows], self._sentence_start[rows + 1])]
+        name_counts = self._name_start[cand_q + 1] - self._name_start[cand_q]
         names = self._name_order[_ranges(self._name_start[cand_q], self._name_start[cand_q + 1])]
-        name_cos = np.full(len(cand_q), -1.0)
-        np.maximum.at(name_cos, np.searchsorted(cand_q, self.name_question[names]), self.names.query(qv).cosines(names))
+        if self.codes is not None:  # a large bank: every candidate question's rows from its block of codes
+            cos, base = self.codes.cosines(cand_q, qv)
+            at = self.codes.at
+            section_cos = cos[base[pos] + at["sections"][rows]].astype(np.float64)
+            sentence_cos = cos[np.repeat(base[pos], sent_counts) + at["sentences"][sent]]
+            name_values = cos[np.repeat(base, name_counts) + at["names"][names]]
+        else:
+            section_cos = np.asarray(vec.read_rows(self.vectors, rows) @ qv, dtype=np.float64)
+            sentence_cos = sentences_q.cosines(sent)
+            name_values = self.names.query(qv).cosines(names)
+        row_lex = lex_sec[rows].astype(np.float64)
+        row_sentence = _segment_max(sentence_cos, sent_counts, -1.0)
+        name_cos = _segment_max(name_values, name_counts, -1.0)
+        # The title field (title + aliases embedded together) is weighted 0 by default and then only gives
+        # no_close_match its best cosine: above EXACT_MAX titles that best is taken over the title leg's own top
+        # rows, re-scored exactly, instead of reading every candidate's title (~500 reads at 1M chunks).
+        if cfg.w_title_dense or self.titles.index is None or len(t_dense_order) == 0:
+            title_cos = titles_q.cosines(cand_q)
+        else:
+            title_cos = titles_q.cosines(np.sort(t_dense_order[:TITLE_BEST_ROWS]))
 
         # Score fusion: every leg's evidence is standardised over the candidates (z-score), so neither
         # leg's scale dominates and a clear winner in one leg counts for more than a rank would say.
         # A question scores its best section in each leg plus its title/aliases field; a section scores
         # its question plus its own evidence, so the right question comes first and, in it, the right section.
-        best_cos = np.full(len(cand_q), -1.0)
-        np.maximum.at(best_cos, pos, exact_cos)
-        best_lex = np.zeros(len(cand_q))
-        np.maximum.at(best_lex, pos, row_lex)
-        best_sentence = _top_mean(sentence_cos, pos[sent_pos], len(cand_q), cfg.sentence_top)
+        best_cos = _segment_max(section_cos, per_q, -1.0)
+        best_lex = _segment_max(row_lex, per_q, 0.0)
+        best_sentence = _top_mean(sentence_cos, np.bincount(pos, weights=sent_counts, minlength=len(cand_q))
+                                  .astype(np.int64), cfg.sentence_top)
         question_score = (cfg.w_dense * _standardise(best_cos) + cfg.w_lexical * _standardise(best_lex)
                           + cfg.w_sentence * _standardise(best_sentence)
-                          + cfg.w_names * _standardise(name_cos)
-                          + cfg.w_title_dense * _standardise(title_cos.astype(np.float64))
-                          + cfg.w_title_lexical * _standardise(lex_title[cand_q].astype(np.float64)))
-        section_score = (cfg.w_dense * _standardise(exact_cos) + cfg.w_lexical * _standardise(row_lex)
+                          + cfg.w_names * _standardise(name_cos))
+        if cfg.w_title_dense:
+            question_score += cfg.w_title_dense * _standardise(title_cos.astype(np.float64))
+        if cfg.w_title_lexical:
+            question_score += cfg.w_title_lexical * _standardise(lex_title[cand_q].astype(np.float64))
+        section_score = (cfg.w_dense * _standardise(section_cos) + cfg.w_lexical * _standardise(row_lex)
                          + cfg.w_section_sentence * _standardise(row_sentence))
         scores = question_score[pos] + cfg.section_weight * section_score
         if intent:
@@ -502,7 +551,7 @@ class Index:
             hits.append(Hit(
                 chunk_id=self.chunk_ids[row], question_id=q.id, question=q.title, section=section.key,
                 heading=section.heading, text=section.text, score=float(scores[i]),
-                dense_score=float(exact_cos[i]), lexical_score=float(lex_sec[row]),
+                dense_score=float(section_cos[i]), lexical_score=float(lex_sec[row]),
                 dense_rank=dense_rank.get(row), lexical_rank=lex_rank.get(row),
                 matched_terms=self._matched(query_stems, section.text), topics=q.topics))
         features = self._no_match_features(max(float(best_cos.max()), float(title_cos.max())),

@@ -6,8 +6,9 @@ float vectors, built in seconds even at a million rows, with `nprobe` set so tha
 against exact search stays at or above 0.95. BENCHMARKS.md has the measurements behind every
 number here (HNSW was tried too: its build took minutes per 100k vectors on this machine).
 
-The search layer re-scores its candidates with the exact float vectors, so quantization only
-decides which rows become candidates, never their final scores.
+The search layer scores its candidates again, apart from these indexes: with the float vectors up to
+CODES_ABOVE chunks (every real bank so far, whose scores are exact), and above it from one file of 8-bit
+codes laid out question by question (QuestionCodes, at the end of this module).
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def _ivf_probes(index, qualifying: int, k: int) -> int:
 INDEXED_FIELDS = ("sentences", "titles", "related")
 # The size rule for sentences: above PQ_ABOVE rows their index stores product-quantized codes (IVF_PQ_BYTES = 48
 # bytes a vector) instead of SQ8 (384 bytes): at 1M chunks (3.5M sentences) 170 MB instead of 1.3 GB, a third of
-# the process. The codes only choose candidates; every candidate is still scored with its float vector. Without
+# the process. These codes only choose candidates; the candidates are scored apart (QuestionCodes). Without
 # any sentence index (tried: sentences scoring candidates only) recall@10 of the whole search fell to 0.92 at 1M.
 # The PQ codes are 4-bit and scanned with FAISS's fast scan (SIMD lookups): 1.4 ms a query at 1M chunks instead of
 # 7.2 ms for 8-bit PQ of the same 48 bytes, for whole-search recall@10 0.962 instead of 0.970 (BENCHMARKS.md).
@@ -207,7 +208,8 @@ def mean_rows(vectors: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
 
 
 def read_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """float32 rows of a memory-mapped vector file, in the order asked, read with pread instead of through the map.
+    """float32 rows (uint8 for a file of codes) of a memory-mapped vector file, in the order asked, read with pread
+    instead of through the map.
 
     Reading a row through the map faults its page in, and Linux maps the 16 pages around it with it (fault-around,
     which MADV_RANDOM does not switch off): 64 KB stayed resident per row read, 7.7 GB after 200 queries on a 1M
@@ -226,7 +228,7 @@ def read_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     # only a whole mapped file (np.load's memmap, whose buffer is the map itself), not a slice or view of one
     if (filename is None or not isinstance(vectors.base, mmap.mmap) or not vectors.flags.c_contiguous
             or len(rows) == 0):
-        return np.asarray(vectors[rows], dtype=np.float32)
+        return np.asarray(vectors[rows], dtype=np.uint8 if vectors.dtype == np.uint8 else np.float32)
     ascending = bool(np.all(rows[1:] > rows[:-1]))
     order = None if ascending else np.argsort(rows, kind="stable")
     wanted = rows if ascending else rows[order]
@@ -244,8 +246,8 @@ def read_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     finally:
         os.close(fd)
     if ascending:
-        return read.astype(np.float32, copy=False)
-    out = np.empty((len(rows), vectors.shape[1]), dtype=np.float32)
+        return read if read.dtype == np.uint8 else read.astype(np.float32, copy=False)
+    out = np.empty((len(rows), vectors.shape[1]), dtype=np.uint8 if read.dtype == np.uint8 else np.float32)
     out[order] = read
     return out
 
@@ -323,3 +325,118 @@ class FieldQuery:
         if len(rows) == 0:
             return np.zeros(0, dtype=np.float32)
         return read_rows(self.field.vectors, rows) @ self.q.astype(np.float32)
+
+
+# ---------------------------------------------------------------------------- 8-bit codes for scoring candidates
+# A 1M-chunk query scores every candidate question's sections, sentences and names: ~12k rows of three float files,
+# ~20 MB read from the page cache in ~1,500 reads, written to a buffer and read again by the product: on this machine,
+# whose memory moves a few GB/s, more than half of the query. Above CODES_ABOVE chunks the index also stores those
+# three fields as 8-bit codes (FAISS's scalar quantizer, one range per dimension taken over every row, so nothing is
+# clipped) in one file laid out question by question: a question's names, then its sections, then its sentences.
+# Scoring a candidate question is then one read of ~10 KB instead of three of ~40 KB, decoded in blocks that stay in
+# the CPU cache. A cosine from codes is within ~0.002 of the float one; BENCHMARKS.md has the whole search's
+# recall@10 against the float search. At or below CODES_ABOVE chunks (every real bank so far) nothing changes.
+CODES_ABOVE = EXACT_MAX
+CODE_FIELDS = ("names", "sections", "sentences")  # a question's block of codes, in this order
+_DECODE_ROWS = 256  # rows decoded at a time (384 KB of floats: stays in the L2 cache)
+
+
+def _rank_in_owner(owner: np.ndarray, n_owners: int) -> np.ndarray:
+    """Each row's position among its owner's rows (in row order)."""
+    order = np.argsort(owner, kind="stable")
+    start = np.searchsorted(owner[order], np.arange(n_owners + 1))
+    rank = np.empty(len(owner), dtype=np.int64)
+    rank[order] = np.arange(len(owner)) - start[owner[order]]
+    return rank
+
+
+def code_layout(chunk_question: np.ndarray, sentence_chunk: np.ndarray, name_question: np.ndarray,
+                n_questions: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Where each row of each field sits in the question-major codes file: (block_start, {field: offset in its
+    question's block}); question q's block is rows block_start[q]:block_start[q + 1]. Ingest and the search both
+    derive it from the row maps, so it is never stored."""
+    owner = {"names": name_question, "sections": chunk_question, "sentences": chunk_question[sentence_chunk]}
+    counts = {f: np.bincount(o, minlength=n_questions) for f, o in owner.items()}
+    before = np.zeros(n_questions, dtype=np.int64)
+    at = {}
+    for f in CODE_FIELDS:
+        at[f] = (before[owner[f]] + _rank_in_owner(owner[f], n_questions)).astype(np.int32)
+        before = before + counts[f]
+    return np.concatenate([[0], np.cumsum(before)]).astype(np.int64), at
+
+
+class QuestionCodes:
+    """The question-major 8-bit codes (`codes.sq8.npy`, memory-mapped; ranges in `codes.sq8range.npy`: per-dimension
+    minimum and width) and their layout; scores every row of the candidate questions in one read per question."""
+
+    def __init__(self, codes: np.ndarray, ranges: np.ndarray, block_start: np.ndarray, at: dict[str, np.ndarray]):
+        import faiss
+
+        self.codes = codes
+        self.block_start = block_start
+        self.at = at
+        self.quantizer = faiss.ScalarQuantizer(codes.shape[1], faiss.ScalarQuantizer.QT_8bit)
+        faiss.copy_array_to_vector(np.ascontiguousarray(ranges, dtype=np.float32).ravel(), self.quantizer.trained)
+
+    @classmethod
+    def load(cls, folder, spec: dict, chunk_question, sentence_chunk, name_question, n_questions) -> "QuestionCodes":
+        from pathlib import Path
+
+        if spec.get("type") != "sq8" or tuple(spec.get("fields", ())) != CODE_FIELDS:
+            raise ValueError(f"codes of an unknown kind: {spec}")
+        codes = load_mapped(Path(folder) / "codes.sq8.npy")
+        ranges = np.load(Path(folder) / "codes.sq8range.npy", allow_pickle=False)
+        block_start, at = code_layout(chunk_question, sentence_chunk, name_question, n_questions)
+        if codes.dtype != np.uint8 or ranges.shape != (2, codes.shape[1]) or len(codes) != block_start[-1]:
+            raise ValueError("codes.sq8.npy does not match the chunks, sentences and names")
+        return cls(codes, ranges, block_start, at)
+
+    def cosines(self, questions: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(float32 cosine of the query with every row of these questions' blocks, each block's first position in
+        it). questions ascending, as the search asks."""
+        import faiss
+
+        lengths = self.block_start[questions + 1] - self.block_start[questions]
+        base = np.cumsum(lengths) - lengths
+        total = int(lengths.sum())
+        codes = read_rows(self.codes, np.arange(total, dtype=np.int64) + np.repeat(self.block_start[questions] - base,
+                                                                                   lengths))
+        out = np.empty(total, dtype=np.float32)
+        buffer = np.empty((min(_DECODE_ROWS, max(total, 1)), codes.shape[1]), dtype=np.float32)
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        for start in range(0, total, _DECODE_ROWS):
+            block = codes[start:start + _DECODE_ROWS]
+            self.quantizer.decode_c(faiss.swig_ptr(block), faiss.swig_ptr(buffer), len(block))
+            np.dot(buffer[:len(block)], q, out=out[start:start + len(block)])
+        return out, base
+
+
+def write_question_codes(folder, files: dict[str, np.ndarray], chunk_question, sentence_chunk, name_question,
+                         n_questions: int, block: int = 200_000) -> dict:
+    """Write codes.sq8.npy (question-major, see code_layout) and codes.sq8range.npy from the float vectors of the
+    fields in CODE_FIELDS (`files`: field → array, memory-mapped ones read block by block); the manifest's entry."""
+    import faiss
+    from pathlib import Path
+
+    d = files["sections"].shape[1]
+    low = np.full(d, np.inf, dtype=np.float32)
+    high = np.full(d, -np.inf, dtype=np.float32)
+    for f in CODE_FIELDS:
+        for start in range(0, len(files[f]), block):
+            part = np.asarray(files[f][start:start + block], dtype=np.float32)
+            low, high = np.minimum(low, part.min(axis=0)), np.maximum(high, part.max(axis=0))
+    ranges = np.stack([low, np.maximum(high - low, 1e-12)]).astype(np.float32)
+    quantizer = faiss.ScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit)
+    faiss.copy_array_to_vector(ranges.ravel(), quantizer.trained)
+    block_start, at = code_layout(chunk_question, sentence_chunk, name_question, n_questions)
+    owner = {"names": name_question, "sections": chunk_question, "sentences": chunk_question[sentence_chunk]}
+    out = np.lib.format.open_memmap(Path(folder) / "codes.sq8.npy", mode="w+", dtype=np.uint8,
+                                    shape=(int(block_start[-1]), d))
+    for f in CODE_FIELDS:
+        for start in range(0, len(files[f]), block):
+            rows = block_start[owner[f][start:start + block]] + at[f][start:start + block]
+            out[rows] = quantizer.compute_codes(np.ascontiguousarray(files[f][start:start + block], dtype=np.float32))
+    out.flush()
+    del out
+    np.save(Path(folder) / "codes.sq8range.npy", ranges, allow_pickle=False)
+    return {"type": "sq8", "fields": list(CODE_FIELDS), "rows": int(block_start[-1])}

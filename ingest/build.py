@@ -121,6 +121,19 @@ def build_field_indexes(folder: Path, fields: dict[str, np.ndarray]) -> dict[str
     return specs
 
 
+def write_codes(folder: Path, chunk_questions: np.ndarray, sentence_chunks: np.ndarray, name_questions: np.ndarray,
+                n_questions: int) -> dict | None:
+    """Above vectors.CODES_ABOVE chunks: the question-major 8-bit codes that score a large bank's candidates
+    (vectors.write_question_codes), from the float files just written; their manifest entry, or None."""
+    if len(chunk_questions) <= vec.CODES_ABOVE:
+        return None
+    files = {"sections": "vectors", "sentences": "sentences", "names": "names"}
+    arrays = {f: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for f, name in files.items()}
+    return vec.write_question_codes(folder, arrays, np.asarray(chunk_questions, dtype=np.int64),
+                                    np.asarray(sentence_chunks, dtype=np.int64),
+                                    np.asarray(name_questions, dtype=np.int64), n_questions)
+
+
 class _ModelEmbedder:
     """The reference sentence-transformers embedder, created only when something needs embedding."""
 
@@ -246,13 +259,14 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
             np.save(folder / "names.npy", name_vectors, allow_pickle=False)
             chunk_row = {c.id: i for i, c in enumerate(chunks)}
             sentence_chunks = np.array([chunk_row[cid] for cid, _ in sentence_rows], dtype=np.int32)
-            write_dense_fields(folder, sentence_vectors, sentence_chunks,
-                               np.array([question_row[qid] for qid, _ in name_rows], dtype=np.int32),
-                               chunk_questions, len(questions))
+            name_questions = np.array([question_row[qid] for qid, _ in name_rows], dtype=np.int32)
+            write_dense_fields(folder, sentence_vectors, sentence_chunks, name_questions, chunk_questions,
+                               len(questions))
             store._checkpoint("vectors-written")
             faiss_index, faiss_spec = vec.build(section_vectors)
             vec.write(faiss_index, folder / "sections.faiss")
             dense_fields = build_field_indexes(folder, {"sentences": sentence_vectors, "titles": title_vectors})
+            codes = write_codes(folder, chunk_questions, sentence_chunks, name_questions, len(questions))
             store._checkpoint("faiss-written")
             # one document per chunk, in chunk order (chunk() follows q.sections)
             LexicalIndex.build(analyzer, [s.text for q in questions for s in q.sections]).save(
@@ -266,6 +280,7 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
                 "model": model_info,
                 "faiss": faiss_spec,
                 "dense_fields": dense_fields,
+                "codes": codes,
                 "counts": {"questions": len(questions), "chunks": len(chunks)},
                 "chunks": {c.id: hashlib.sha256(c.embed_text.encode("utf-8")).hexdigest() for c in chunks},
                 "embedding_keys": {"chunks": chunk_keys, "titles": title_keys, "sentences": sentence_keys,

@@ -254,3 +254,71 @@ def test_a_search_runs_faiss_and_blas_on_one_thread():
     # NumPy's own BLAS (the one behind the cosines); one loaded later by another package (scipy, torch) is not ours
     numpy_blas = [lib for lib in blas if "numpy" in lib["filepath"]] or blas
     assert numpy_blas and all(lib["num_threads"] == 1 for lib in numpy_blas)
+
+
+def test_question_codes_score_every_row_of_a_question_from_one_block(tmp_path):
+    """Codes are laid out question by question (names, sections, sentences); a question's cosines from its block are
+    within a few thousandths of the float cosines, whatever order the rows came in."""
+    rng = np.random.default_rng(3)
+    n_q = 40
+    chunk_question = np.repeat(np.arange(n_q), 5)
+    sentence_chunk = np.repeat(np.arange(len(chunk_question)), rng.integers(1, 5, len(chunk_question)))
+    name_question = np.sort(rng.integers(0, n_q, 3 * n_q))
+    name_question[:n_q] = np.arange(n_q)  # every question has a name
+    name_question = np.sort(name_question)
+    files = {"sections": unit_rows(len(chunk_question), d=64, seed=1),
+             "sentences": unit_rows(len(sentence_chunk), d=64, seed=2), "names": unit_rows(len(name_question), d=64, seed=4)}
+    spec = vec.write_question_codes(tmp_path, files, chunk_question, sentence_chunk, name_question, n_q, block=37)
+    assert spec["rows"] == sum(len(v) for v in files.values())
+    codes = vec.QuestionCodes.load(tmp_path, spec, chunk_question, sentence_chunk, name_question, n_q)
+    assert codes.codes.dtype == np.uint8 and codes.codes.shape == (spec["rows"], 64)  # a byte a dimension
+    q = unit_rows(1, d=64, seed=9)[0]
+    questions = np.array([0, 7, 8, 39])
+    cos, base = codes.cosines(questions, q)
+    for i, question in enumerate(questions):
+        block = cos[base[i]:base[i] + codes.block_start[question + 1] - codes.block_start[question]]
+        owners = {"names": name_question, "sections": chunk_question, "sentences": chunk_question[sentence_chunk]}
+        for field, owner in owners.items():
+            rows = np.flatnonzero(owner == question)
+            np.testing.assert_allclose(block[codes.at[field][rows]], files[field][rows] @ q, atol=4e-3)
+    with pytest.raises(ValueError):  # a layout that does not match the file is refused, not misread
+        vec.QuestionCodes.load(tmp_path, spec, chunk_question[:-5], sentence_chunk[sentence_chunk < 195],
+                               name_question, n_q)
+
+
+def test_segment_max_and_top_mean_match_a_loop_over_owners():
+    from index.search import _segment_max, _top_mean
+
+    rng = np.random.default_rng(5)
+    counts = np.array([3, 0, 1, 7, 2, 0, 4])
+    values = rng.random(counts.sum()).astype(np.float32) * 2 - 1
+    values[4] = values[5]  # ties
+    starts = np.cumsum(counts) - counts
+    runs = [values[s:s + c].astype(np.float64) for s, c in zip(starts, counts)]
+    np.testing.assert_array_equal(_segment_max(values, counts, -1.0),
+                                  [max(-1.0, r.max()) if len(r) else -1.0 for r in runs])
+    expected = [np.sort(r)[::-1][:3].mean() if len(r) else -1.0 for r in runs]
+    np.testing.assert_allclose(_top_mean(values, counts, 3), expected, rtol=0, atol=1e-12)
+    long = np.concatenate([counts, [400]])  # one owner far longer than the rest: the sort-everything path
+    values = np.concatenate([values, rng.random(400).astype(np.float32)])
+    np.testing.assert_allclose(_top_mean(values, long, 3)[:-1], expected, rtol=0, atol=1e-12)
+    assert _top_mean(values, long, 3)[-1] == pytest.approx(np.sort(values[-400:].astype(np.float64))[-3:].mean())
+
+
+def test_search_of_a_bank_with_codes_answers_like_the_float_search(tmp_path, content_dir, fake_embedder, monkeypatch):
+    """Above CODES_ABOVE chunks ingest writes the question-major codes and the search scores candidates from them:
+    the same hits as the float search of the same bank, scores within a few thousandths."""
+    from index import open_index
+    from ingest.build import build
+
+    monkeypatch.setattr(vec, "CODES_ABOVE", 0)
+    build(content_dir, tmp_path / "index", embedder=fake_embedder)
+    coded = open_index(tmp_path / "index", content_dir=content_dir, embedder=fake_embedder)
+    assert coded.codes is not None and coded.manifest["codes"]["type"] == "sq8"
+    assert (coded.version / "codes.sq8.npy").is_file()
+    floats = open_index(tmp_path / "index", content_dir=content_dir, embedder=fake_embedder)
+    floats.codes = None
+    for query in ("k-means clusters", "regularization penalty", "roc curve threshold", "what is overfitting"):
+        a, b = floats.search(query, k=5), coded.search(query, k=5)
+        assert [h.chunk_id for h in a.hits][:3] == [h.chunk_id for h in b.hits][:3]
+        np.testing.assert_allclose([h.dense_score for h in a.hits[:3]], [h.dense_score for h in b.hits[:3]], atol=5e-3)
