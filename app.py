@@ -39,11 +39,21 @@ VIEWS = ("Search", "Browse", "Topic map", "Practice", "Revision sheet")
 MAX_GROUPS = 5  # questions shown per search
 SEARCH_K = 20  # section hits asked for, grouped into questions
 SEARCH_LABEL = "Search the question bank"
-# Our own constant script (never content): focus the search box on first load unless the user is elsewhere.
+# Our own constant script (never content): focus the search box on first load unless the user is elsewhere. The
+# box may reach the page after this script (Streamlit adds elements as they arrive; a CI run under load caught it
+# missing once), so the script looks again every 50 ms for up to 10 s rather than once.
 FOCUS_SCRIPT = f"""<script>
 (() => {{
-  const box = document.querySelector('input[aria-label="{SEARCH_LABEL}"]');
-  if (box && (document.activeElement === null || document.activeElement === document.body)) box.focus();
+  const started = Date.now();
+  const focusBox = () => {{
+    const box = document.querySelector('input[aria-label="{SEARCH_LABEL}"]');
+    if (box) {{
+      if (document.activeElement === null || document.activeElement === document.body) box.focus();
+    }} else if (Date.now() - started < 10000) {{
+      setTimeout(focusBox, 50);
+    }}
+  }};
+  focusBox();
 }})();
 </script>"""
 
