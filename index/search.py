@@ -175,16 +175,7 @@ def _standardise(x: np.ndarray) -> np.ndarray:
 
 
 _top = vec.top_rows
-
-
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The concatenation of arange(start, end) for each pair, without a Python loop."""
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return np.arange(total, dtype=np.int64) + offsets
+_ranges = vec.ranges
 
 
 def _segment_max(values: np.ndarray, counts: np.ndarray, floor: float) -> np.ndarray:

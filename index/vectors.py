@@ -207,6 +207,16 @@ def mean_rows(vectors: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
+def ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The concatenation of arange(start, end) for each pair, without a Python loop."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
 def read_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """float32 rows (uint8 for a file of codes) of a memory-mapped vector file, in the order asked, read with pread
     instead of through the map.
@@ -226,9 +236,10 @@ def read_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.int64)
     filename = getattr(vectors, "filename", None)
     # only a whole mapped file (np.load's memmap, whose buffer is the map itself), not a slice or view of one
+    dtype = np.uint8 if vectors.dtype == np.uint8 else np.float32  # codes stay bytes; vectors are float32
     if (filename is None or not isinstance(vectors.base, mmap.mmap) or not vectors.flags.c_contiguous
             or len(rows) == 0):
-        return np.asarray(vectors[rows], dtype=np.uint8 if vectors.dtype == np.uint8 else np.float32)
+        return np.asarray(vectors[rows], dtype=dtype)
     ascending = bool(np.all(rows[1:] > rows[:-1]))
     order = None if ascending else np.argsort(rows, kind="stable")
     wanted = rows if ascending else rows[order]
@@ -246,8 +257,8 @@ def read_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     finally:
         os.close(fd)
     if ascending:
-        return read if read.dtype == np.uint8 else read.astype(np.float32, copy=False)
-    out = np.empty((len(rows), vectors.shape[1]), dtype=np.uint8 if read.dtype == np.uint8 else np.float32)
+        return read.astype(dtype, copy=False)
+    out = np.empty((len(rows), vectors.shape[1]), dtype=dtype)
     out[order] = read
     return out
 
@@ -350,12 +361,17 @@ def _rank_in_owner(owner: np.ndarray, n_owners: int) -> np.ndarray:
     return rank
 
 
+def _code_owners(chunk_question: np.ndarray, sentence_chunk: np.ndarray, name_question: np.ndarray) -> dict:
+    """{field: the question of each of its rows} for the fields in CODE_FIELDS."""
+    return {"names": name_question, "sections": chunk_question, "sentences": chunk_question[sentence_chunk]}
+
+
 def code_layout(chunk_question: np.ndarray, sentence_chunk: np.ndarray, name_question: np.ndarray,
                 n_questions: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Where each row of each field sits in the question-major codes file: (block_start, {field: offset in its
     question's block}); question q's block is rows block_start[q]:block_start[q + 1]. Ingest and the search both
     derive it from the row maps, so it is never stored."""
-    owner = {"names": name_question, "sections": chunk_question, "sentences": chunk_question[sentence_chunk]}
+    owner = _code_owners(chunk_question, sentence_chunk, name_question)
     counts = {f: np.bincount(o, minlength=n_questions) for f, o in owner.items()}
     before = np.zeros(n_questions, dtype=np.int64)
     at = {}
@@ -396,11 +412,10 @@ class QuestionCodes:
         it). questions ascending, as the search asks."""
         import faiss
 
-        lengths = self.block_start[questions + 1] - self.block_start[questions]
-        base = np.cumsum(lengths) - lengths
-        total = int(lengths.sum())
-        codes = read_rows(self.codes, np.arange(total, dtype=np.int64) + np.repeat(self.block_start[questions] - base,
-                                                                                   lengths))
+        starts, ends = self.block_start[questions], self.block_start[questions + 1]
+        base = np.cumsum(ends - starts) - (ends - starts)
+        codes = read_rows(self.codes, ranges(starts, ends))
+        total = len(codes)
         out = np.empty(total, dtype=np.float32)
         buffer = np.empty((min(_DECODE_ROWS, max(total, 1)), codes.shape[1]), dtype=np.float32)
         q = np.ascontiguousarray(q, dtype=np.float32)
@@ -429,7 +444,7 @@ def write_question_codes(folder, files: dict[str, np.ndarray], chunk_question, s
     quantizer = faiss.ScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit)
     faiss.copy_array_to_vector(ranges.ravel(), quantizer.trained)
     block_start, at = code_layout(chunk_question, sentence_chunk, name_question, n_questions)
-    owner = {"names": name_question, "sections": chunk_question, "sentences": chunk_question[sentence_chunk]}
+    owner = _code_owners(chunk_question, sentence_chunk, name_question)
     out = np.lib.format.open_memmap(Path(folder) / "codes.sq8.npy", mode="w+", dtype=np.uint8,
                                     shape=(int(block_start[-1]), d))
     for f in CODE_FIELDS:
