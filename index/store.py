@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from .atomic import fsync_dir as _fsync_dir, fsync_tree as _fsync_tree
 from .errors import IndexDamaged, IndexMissing, IndexStale, SearchToolError
 
 FORMAT_VERSION = 2  # 2: sentence, name and related fields (sentence_chunks.npy, name_questions.npy, related.npy)
@@ -71,24 +72,6 @@ def content_fingerprint(content_dir: Path) -> dict[str, str]:
         except OSError:
             out[path.relative_to(content_dir).as_posix()] = "unreadable"
     return out
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-    for path in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
-        _fsync_dir(path)
-    _fsync_dir(folder)
 
 
 @contextlib.contextmanager

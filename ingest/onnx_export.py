@@ -7,11 +7,11 @@ ONNX embeddings to the reference ones (cosine > 0.9999).
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from pathlib import Path
 
+from index.atomic import fsync_tree, publish_dir
 from index.embed import ModelSource, pooling_is_mean
 from index.store import sha256_file
 
@@ -31,11 +31,8 @@ def ensure_onnx(index_dir: Path, source: ModelSource) -> dict | None:
         try:
             _export(source.path, tmp / "model.onnx")
             shutil.copyfile(source.path / "tokenizer.json", tmp / "tokenizer.json")
-            for f in FILES:
-                with open(tmp / f, "rb") as fh:
-                    os.fsync(fh.fileno())
-            shutil.rmtree(folder, ignore_errors=True)
-            os.rename(tmp, folder)
+            fsync_tree(tmp)
+            publish_dir(tmp, folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return {"folder": rel, "files": {f: sha256_file(folder / f) for f in FILES}}

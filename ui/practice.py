@@ -4,12 +4,12 @@ and the choice of the next question (shaky ones first, then unseen, then the lon
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 import threading
 import time
 from pathlib import Path
+
+from index import atomic
 
 MARKS = ("knew", "shaky")
 _LOCK = threading.Lock()  # one server process, several sessions: marks are read-modify-write
@@ -52,16 +52,7 @@ class TallyStore:
 
     def _write(self, tally: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".practice-", suffix=".json", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"version": 1, "questions": tally}, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic.write_text(self.path, json.dumps({"version": 1, "questions": tally}, indent=1, sort_keys=True))
 
 
 def next_question(pool: list[str], tally: dict[str, dict], rng: random.Random | None = None,
