@@ -1,2 +1,4 @@
-"""Presentation helpers for app.py that need no Streamlit: safe Markdown, the revision sheet, the practice tally,
-the topic map's projection and the index lifecycle check. Tests call them directly."""
+"""The app's parts below app.py. Pure helpers that need no Streamlit (tests call them directly): `render` (safe
+Markdown), `revision` (the sheet), `practice` (the tally), `topicmap` (the map's projection). Streamlit parts:
+`resources` (what a server process shares), `lifecycle` (index freshness and builds), `navigation` (callbacks)
+and `views/` (one module per view)."""

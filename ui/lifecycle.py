@@ -1,12 +1,21 @@
-"""The index's state as the app sees it on start: missing, stale, fresh, and whether the content is valid."""
+"""The index's lifecycle as the app sees it: missing, stale, fresh or damaged, whether the content is valid, and the
+build (with a progress bar) that makes it fresh again."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import importlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import streamlit as st
+
 from index import store
-from index.errors import ContentError, ContentErrors, IndexStale, SearchToolError
+from index.errors import ContentError, ContentErrors, IndexDamaged, IndexStale, SearchToolError
+
+from .render import escape_md
+from .resources import Paths, build_lock, load_index
 
 
 @dataclass(frozen=True)
@@ -47,3 +56,66 @@ def built_at(raw: str) -> str:
     if len(raw) >= 16 and raw[10] == "T":
         return f"{raw[:10]} {raw[11:16]} UTC"
     return raw or "unknown"
+
+
+def build_index(paths: Paths, model: str | None, why: str) -> bool:
+    """Build (or update) the index with a visible progress bar. True when a usable index was published."""
+    bar = st.progress(0.0, text=f"{why}: checking the question bank…")
+    lock = build_lock()
+    if not lock.acquire(blocking=False):
+        bar.empty()
+        st.info("Another session is rebuilding the index; showing the current one meanwhile.")
+        return False
+    # Looked up at call time (`ingest.build` the package attribute is the function, so go by the module name).
+    build_folder = importlib.import_module("ingest.build").build
+    try:
+        # The build runs in a worker thread so that the bar can show it is alive (elapsed seconds) meanwhile.
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="build") as pool:
+            job = pool.submit(build_folder, paths.content_dir, paths.index_dir, model=model)
+            while not job.done():
+                bar.progress(0.1, text=f"{why}: embedding the question bank with {model or 'the bundled model'}, "
+                                       f"{time.perf_counter() - started:.0f} s (about half a minute the first time)…")
+                concurrent.futures.wait([job], timeout=0.5)
+            report = job.result()
+        bar.progress(1.0, text=f"Index ready: {report.summary()}")
+        st.session_state["last_build"] = f"Index ready: {report.summary()}"
+        return True
+    except ContentErrors as exc:
+        bar.empty()
+        show_content_errors(exc.errors, serving=index_state(paths.index_dir, paths.content_dir).exists)
+        return False
+    except SearchToolError as exc:
+        bar.empty()
+        st.error(escape_md(str(exc)))
+        return False
+    finally:
+        lock.release()
+
+
+def show_content_errors(errors, serving: bool) -> None:
+    n = len(errors)
+    tail = ("The last good index keeps serving until they are fixed." if serving
+            else "There is no index to serve until they are fixed.")
+    st.error(f"The question bank has {n} problem{'s' if n != 1 else ''}, so the index was not rebuilt. {tail}")
+    st.code("\n".join(str(e) for e in errors), language=None, wrap_lines=True)
+
+
+def ensure_index(paths: Paths):
+    """Build a missing or stale index, report broken content, and return the loaded index (or stop the page)."""
+    state = index_state(paths.index_dir, paths.content_dir)
+    if state.errors:
+        show_content_errors(state.errors, serving=state.exists)
+    elif not state.fresh:
+        build_index(paths, state.model, "No index yet" if not state.exists else "The question bank changed")
+    try:
+        try:
+            return load_index(str(paths.index_dir), store.current_version(paths.index_dir).name)
+        except IndexDamaged:
+            # Damaged or written by an older format: rebuild once from valid content, then load the new version.
+            if state.errors or not build_index(paths, state.model, "The index cannot be read, rebuilding it"):
+                raise
+        return load_index(str(paths.index_dir), store.current_version(paths.index_dir).name)
+    except SearchToolError as exc:
+        st.error(escape_md(str(exc)))
+        st.stop()

@@ -1,0 +1,1 @@
+"""The page's views, one module each; app.py picks one per run."""

@@ -1,0 +1,31 @@
+"""One question on its own page (`?open=<id>`): every section, then the related questions."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from index import SearchToolError
+
+from ..navigation import close_question, open_question
+from ..render import escape_md
+
+
+def question_page(idx, question_id: str) -> None:
+    try:
+        question = idx.question(question_id)
+    except SearchToolError as exc:
+        st.warning(escape_md(str(exc)))
+        st.button("Back", on_click=close_question, icon=":material/arrow_back:")
+        return
+    st.button("Back", on_click=close_question, icon=":material/arrow_back:", key="back")
+    st.markdown(f"### {escape_md(question.title)}")
+    if question.topics:
+        st.caption("Topics: " + escape_md(", ".join(question.topics)))
+    for section in question.sections:
+        st.markdown(f"**{escape_md(section.heading)}**")
+        st.markdown(escape_md(section.text))
+    st.divider()
+    st.markdown("**Related questions**")
+    for rel in idx.related(question.id, k=3):
+        st.button(escape_md(rel.question), key=f"related-{rel.question_id}", on_click=open_question,
+                  args=(rel.question_id,), icon=":material/arrow_forward:")

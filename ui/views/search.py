@@ -1,0 +1,99 @@
+"""The Search view: the empty state, one card per matching question, and the no-close-match page."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from index import QueryError
+
+from ..navigation import browse_topic, open_question, set_query
+from ..render import escape_md, example_queries, highlight, nearest_topics, why_matched
+from ..resources import search_timings
+
+MAX_GROUPS = 5  # questions shown per search
+SEARCH_K = 20  # section hits asked for, grouped into questions
+
+
+def run_search(idx, query: str, sections, topics):
+    """The search result and its server-side seconds (also kept for the sidebar's figures)."""
+    started = time.perf_counter()
+    result = idx.search(query, k=SEARCH_K, sections=sections or None, topics=topics or None)
+    took = time.perf_counter() - started
+    search_timings().append(took)
+    return result, took
+
+
+def empty_state(idx) -> None:
+    n_sections = len(idx.chunk_ids)
+    st.markdown(f"**{len(idx.questions)} questions** ({n_sections} answer sections) in "
+                f"**{len(idx.topics)} topics**. Type a question or a few words; results appear as you type.")
+    st.caption("Try one of these:")
+    cols = st.columns(2)
+    for i, example in enumerate(example_queries(idx.questions)):
+        cols[i % 2].button(escape_md(example), key=f"example-{i}", on_click=set_query, args=(example,),
+                           icon=":material/search:", width="stretch")
+    st.caption("Topics:")
+    topic_cols = st.columns(4)
+    for i, topic in enumerate(idx.topics):
+        topic_cols[i % 4].button(escape_md(topic), key=f"empty-topic-{topic}", on_click=browse_topic,
+                                 args=(topic,), type="tertiary")
+
+
+def search_view(idx, query: str, sections, topics) -> None:
+    if not query.strip():
+        empty_state(idx)
+        return
+    try:
+        result, took = run_search(idx, query, sections, topics)
+    except QueryError as exc:
+        st.info(escape_md(str(exc)))
+        return
+    if result.no_close_match or not result.hits:
+        no_close_match(idx, result, filtered=bool(sections or topics))
+        return
+    notes = []
+    if result.corrected:
+        notes.append("searched for " + ", ".join(f"“{escape_md(v)}” (you typed “{escape_md(k)}”)"
+                                                 for k, v in result.corrected.items()))
+    if result.section_intent:
+        notes.append(f"showing {escape_md(idx.sections[result.section_intent].lower())} first")
+    groups = result.groups[:MAX_GROUPS]
+    st.caption(f"{len(groups)} question{'s' if len(groups) != 1 else ''}, answered in {took * 1000:.0f} ms"
+               + ("; " + "; ".join(notes) if notes else ""))
+    for group in groups:
+        result_card(idx, group)
+
+
+def result_card(idx, group) -> None:
+    best = group.hits[0]
+    terms = {t for hit in group.hits for t in hit.matched_terms}
+    question = idx.question(group.question_id)
+    with st.container(border=True):
+        st.markdown(f"#### {escape_md(group.question)}")
+        st.badge(escape_md(best.heading), icon=":material/bookmark:", color="blue")
+        st.markdown(highlight(best.text, terms))
+        st.caption(escape_md(why_matched(best)))
+        for section in question.sections:
+            if section.key != best.section:
+                with st.expander(escape_md(section.heading)):
+                    st.markdown(highlight(section.text, terms))
+        st.button("Open this question and related ones", key=f"open-{group.question_id}",
+                  on_click=open_question, args=(group.question_id,), icon=":material/open_in_full:")
+
+
+def no_close_match(idx, result, filtered: bool) -> None:
+    where = "with these filters" if filtered else "in the bank"
+    st.warning(f"Nothing {where} answers “{escape_md(result.query)}” closely. The bank has "
+               f"{len(idx.questions)} questions; try other words, or browse the nearest topics below.")
+    topics = nearest_topics(result) or idx.topics[:4]
+    cols = st.columns(max(1, len(topics)))
+    for col, topic in zip(cols, topics):
+        col.button(escape_md(topic), key=f"near-{topic}", on_click=browse_topic, args=(topic,),
+                   icon=":material/folder_open:")
+    if result.groups:
+        with st.expander("Closest questions anyway (weak matches)"):
+            for group in result.groups[:MAX_GROUPS]:
+                st.button(escape_md(group.question), key=f"weak-{group.question_id}", on_click=open_question,
+                          args=(group.question_id,), type="tertiary")

@@ -1,0 +1,33 @@
+"""The sidebar: what the index is, a rebuild button, the server's search times and where the tally is kept."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..lifecycle import build_index, built_at, index_state, show_content_errors
+from ..render import escape_md
+from ..resources import Paths, percentile, search_timings
+
+
+def sidebar(idx, paths: Paths) -> None:
+    with st.sidebar:
+        st.subheader("Index")
+        st.markdown(f"**Model:** {escape_md(idx.model_name)}  \n"
+                    f"**Bank:** {len(idx.questions)} questions, {len(idx.chunk_ids)} sections, "
+                    f"{len(idx.topics)} topics  \n"
+                    f"**Built:** {escape_md(built_at(idx.built_at))}")
+        if st.button("Rebuild index", help="Re-read the content folder and embed what changed"):
+            state = index_state(paths.index_dir, paths.content_dir)
+            if state.errors:
+                show_content_errors(state.errors, serving=True)
+            elif build_index(paths, state.model or idx.manifest["model"].get("source"), "Rebuilding"):
+                st.session_state["index_notice"] = st.session_state.pop("last_build", "")
+                st.rerun()  # load the version just published
+        if notice := st.session_state.pop("index_notice", None):
+            st.success(escape_md(notice))
+        timings = search_timings()
+        if timings:
+            ms = [t * 1000 for t in timings]
+            st.caption(f"Server-side search time over the last {len(ms)} queries: "
+                       f"p50 {percentile(ms, 50):.0f} ms, p95 {percentile(ms, 95):.0f} ms")
+        st.caption(f"Practice tally kept on this server in {escape_md(str(paths.practice_file))}")
