@@ -19,7 +19,7 @@ import textwrap
 
 from .errors import QueryError, SearchToolError
 from .model import SearchResult
-from .search import DEFAULT_INDEX, open_index
+from .search import DEFAULT_INDEX, MAX_K, open_index
 
 
 def result_json(result: SearchResult) -> dict:
@@ -112,8 +112,8 @@ def _positive(value: str) -> int:
         k = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if not 1 <= k <= 1000:
-        raise argparse.ArgumentTypeError("k must be from 1 to 1000")
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"k must be from 1 to {MAX_K}")
     return k
 
 

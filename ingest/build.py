@@ -212,7 +212,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         if missing:
             fresh = encoder.encode([texts[k] for k in missing], progress=progress)
             reuse.update(zip(missing, np.asarray(fresh, dtype=np.float32)))
-        embedded_chunks = sum(1 for k in set(chunk_keys) if k in set(missing))
+        fresh_keys = set(missing)
+        embedded_chunks = sum(1 for k in set(chunk_keys) if k in fresh_keys)
 
         section_vectors = np.vstack([reuse[k] for k in chunk_keys]).astype(np.float32)
         title_vectors = np.vstack([reuse[k] for k in title_keys]).astype(np.float32)
