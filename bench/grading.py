@@ -1,0 +1,236 @@
+"""How well the answer check (index/grade.py) agrees with labelled answers (bench/grading/answers.yaml).
+
+    python -m bench.grading                          # both halves, grader and baseline: the figures in docs/grading.md
+    python -m bench.grading --split dev --misses     # tuning loop: dev only, with the points it gets wrong
+    python -m bench.grading --split dev --config covered=0.6 mistake=0.65
+    python -m bench.grading --json                   # one JSON object
+
+Measures, per half (dev = tuned on, test = held out by the question id's hash, as bench/eval.py splits queries):
+  AUC strong vs other, strong vs partial, strong vs misconception: the chance that a strong answer scores above
+      an answer of the other kind, over every pair of the half (ties count a half);
+  agreement: the share of (answer, labelled point) pairs where the grader's covered/missed equals the label,
+      grading against the labelled points;
+  with the grader's own key points (what the app and the CLI use) the same AUCs, and the share of labelled
+      points that one of its points contains or overlaps.
+The baseline is the issue's: each model-answer sentence (Short answer and Explanation) gets its best cosine
+with the answer's sentences, averaged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+ANSWERS = ROOT / "bench" / "grading" / "answers.yaml"
+KINDS = ("strong", "terse", "partial", "other", "misconception")
+PAIRS = (("strong", "other"), ("strong", "partial"), ("strong", "misconception"))
+
+
+@dataclass(frozen=True)
+class LabelledAnswer:
+    question_id: str
+    kind: str
+    text: str
+    covers: frozenset[int]
+    split: str
+
+
+@dataclass(frozen=True)
+class LabelledQuestion:
+    id: str
+    points: tuple[str, ...]
+    answers: tuple[LabelledAnswer, ...]
+    split: str
+
+
+def split_of(question_id: str) -> str:
+    """'test' when the first byte of sha256(question id) is odd, else 'dev' (the rule of bench/eval.py)."""
+    return "test" if hashlib.sha256(question_id.encode("utf-8")).digest()[0] % 2 else "dev"
+
+
+def load_answers(index, path: Path = ANSWERS) -> list[LabelledQuestion]:
+    """Read and check the labelled set against the index's questions. Raises ValueError naming the bad entry."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
+    out = []
+    for qid, item in raw.items():
+        q = index.question(qid)
+        model = " ".join(s.text for s in q.sections if s.key in ("short", "explanation"))
+        points = tuple(item["points"])
+        for n, point in enumerate(points):
+            if point not in model:
+                raise ValueError(f"{path.name}: {qid} point {n} is not verbatim in its Short answer or Explanation")
+        answers = []
+        for n, a in enumerate(item["answers"]):
+            covers = frozenset(a["covers"])
+            problems = [p for p, bad in [
+                (f"unknown kind {a['kind']!r}", a["kind"] not in KINDS),
+                ("covers a point that does not exist", any(not 0 <= c < len(points) for c in covers)),
+                ("a partial answer must cover exactly one point", a["kind"] == "partial" and len(covers) != 1),
+                ("an answer to another question covers nothing here", a["kind"] == "other" and covers),
+                ("`from` must name another question", a["kind"] == "other" and a.get("from") in (None, qid)),
+            ] if bad]
+            if problems:
+                raise ValueError(f"{path.name}: {qid} answer {n}: {problems[0]}")
+            answers.append(LabelledAnswer(qid, a["kind"], " ".join(a["text"].split()), covers, split_of(qid)))
+        missing = [k for k in KINDS if sum(a.kind == k for a in answers) < 2]
+        if missing:
+            raise ValueError(f"{path.name}: {qid} has fewer than two {', '.join(missing)} answers")
+        out.append(LabelledQuestion(qid, points, tuple(answers), split_of(qid)))
+    return out
+
+
+def auc(positive: list[float], negative: list[float]) -> float:
+    """P(a positive scores above a negative), ties a half."""
+    if not positive or not negative:
+        return float("nan")
+    p, n = np.asarray(positive)[:, None], np.asarray(negative)[None, :]
+    return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
+
+
+def baseline_score(index, question_id: str, answer: str) -> float:
+    """The issue's baseline: each model-answer sentence's best cosine to the answer's sentences, averaged."""
+    from index.grade import split_sentences
+
+    q = index.question(question_id)
+    model = [s for sec in q.sections if sec.key in ("short", "explanation") for s in split_sentences(sec.text)]
+    mine = split_sentences(answer) or [answer]
+    mv = np.vstack([index.embed_query(s) for s in model])
+    av = np.vstack([index.embed_query(s) for s in mine])
+    return float((mv @ av.T).max(axis=1).mean())
+
+
+def _overlaps(point: str, model_text: str, auto: list[str]) -> bool:
+    start = model_text.find(point)
+    span = set(range(start, start + len(point)))
+    for a in auto:
+        s = model_text.find(a)
+        if s >= 0 and len(span & set(range(s, s + len(a)))) >= 0.5 * len(point):
+            return True
+    return False
+
+
+def evaluate(index, questions: list[LabelledQuestion], config=None, misses: bool = False) -> dict:
+    """Every figure for one half: grader (labelled points and its own), baseline, timings."""
+    from index.grade import Grader
+
+    grader = Grader(index, config)
+    scores = {"grader": {k: [] for k in KINDS}, "grader_own_points": {k: [] for k in KINDS},
+              "baseline": {k: [] for k in KINDS}}
+    agree = total = 0
+    by_kind = {k: [0, 0] for k in KINDS}
+    recall_hit = recall_n = 0
+    times = []
+    wrong = []
+    for lq in questions:
+        q = index.question(lq.id)
+        model_text = " ".join(s.text for s in q.sections if s.key in ("short", "explanation"))
+        own = grader.key_points(lq.id)
+        for p in lq.points:
+            recall_n += 1
+            recall_hit += _overlaps(p, model_text, own)
+        for a in lq.answers:
+            t0 = time.perf_counter()  # the answer's parts are new here; the question's points are cached
+            g = grader.grade(lq.id, a.text, points=list(lq.points))
+            times.append(time.perf_counter() - t0)
+            own_grade = grader.grade(lq.id, a.text)
+            scores["grader"][a.kind].append(g.score)
+            scores["grader_own_points"][a.kind].append(own_grade.score)
+            scores["baseline"][a.kind].append(baseline_score(index, lq.id, a.text))
+            for i, p in enumerate(g.points):
+                ok = p.covered == (i in a.covers)
+                agree += ok
+                total += 1
+                by_kind[a.kind][0] += ok
+                by_kind[a.kind][1] += 1
+                if not ok:
+                    wrong.append({"question_id": lq.id, "kind": a.kind, "point": i, "label": i in a.covers,
+                                  "score": round(p.score, 3), "evidence": p.evidence})
+            if g.misconceptions and misses:
+                wrong.append({"question_id": lq.id, "kind": a.kind, "misconceptions": [
+                    (m.mistake, m.evidence, round(m.score, 3)) for m in g.misconceptions]})
+    out = {"questions": len(questions), "answers": sum(len(q.answers) for q in questions)}
+    for system, by in scores.items():
+        out[system] = {f"auc_{a}_vs_{b}": round(auc(by[a], by[b]), 4) for a, b in PAIRS}
+        out[system]["mean_score"] = {k: round(float(np.mean(v)), 3) for k, v in by.items() if v}
+    out["grader"]["agreement"] = round(agree / total, 4) if total else float("nan")
+    out["grader"]["agreement_by_kind"] = {k: round(a / n, 3) for k, (a, n) in by_kind.items() if n}
+    out["grader_own_points"]["labelled_points_overlapped"] = round(recall_hit / recall_n, 4) if recall_n else 0.0
+    out["grade_ms"] = {"p50": round(1000 * float(np.median(times)), 1), "max": round(1000 * max(times), 1)}
+    if misses:
+        out["misses"] = wrong
+    return out
+
+
+TARGETS = {"auc_strong_vs_other": 0.98, "auc_strong_vs_partial": 0.95, "auc_strong_vs_misconception": 0.85}
+
+
+def report(results: dict) -> str:
+    lines = []
+    for split, r in results.items():
+        lines.append(f"{split}: {r['questions']} questions, {r['answers']} answers; a grade takes "
+                     f"{r['grade_ms']['p50']} ms (p50, warm), at most {r['grade_ms']['max']} ms")
+        lines.append(f"  {'':34}{'grader':>9}{'own pts':>9}{'baseline':>9}   target")
+        for key, target in TARGETS.items():
+            lines.append(f"  {key:34}{r['grader'][key]:9.3f}{r['grader_own_points'][key]:9.3f}"
+                         f"{r['baseline'][key]:9.3f}   ≥ {target}")
+        lines.append(f"  {'per-point agreement':34}{r['grader']['agreement']:9.3f}{'':18}   ≥ 0.85  "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in r["grader"]["agreement_by_kind"].items()))
+        lines.append(f"  labelled points overlapped by the grader's own points: "
+                     f"{r['grader_own_points']['labelled_points_overlapped']:.3f}")
+        lines.append("  mean score by kind (grader): " + ", ".join(
+            f"{k} {v:.2f}" for k, v in r["grader"]["mean_score"].items()))
+        for m in r.get("misses", []):
+            lines.append(f"    miss {json.dumps(m, ensure_ascii=False)}")
+    return "\n".join(lines)
+
+
+def _config(pairs: list[str]):
+    from index.grade import GradeConfig
+
+    fields = {f.name: f.type for f in dataclasses.fields(GradeConfig)}
+    values = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        if key not in fields:
+            raise SystemExit(f"unknown setting {key!r}; one of {', '.join(fields)}")
+        values[key] = int(value) if fields[key] in ("int", int) else float(value)
+    return GradeConfig(**values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.grading", description=__doc__.split("\n")[0])
+    parser.add_argument("--index", default=str(ROOT / "build" / "index"), help="index folder (default: %(default)s)")
+    parser.add_argument("--split", choices=("dev", "test", "both"), default="both")
+    parser.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="GradeConfig settings to try")
+    parser.add_argument("--misses", action="store_true", help="list the points graded against the label (dev only)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.misses and args.split != "dev":
+        parser.error("--misses shows what the grader gets wrong: use it with --split dev only")
+    from index import SearchToolError, open_index
+
+    try:
+        index = open_index(args.index)
+        questions = load_answers(index)
+    except (SearchToolError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    config = _config(args.config)
+    splits = ("dev", "test") if args.split == "both" else (args.split,)
+    results = {s: evaluate(index, [q for q in questions if q.split == s], config, args.misses) for s in splits}
+    print(json.dumps(results, indent=1) if args.json else report(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
