@@ -1,0 +1,185 @@
+"""FSRS cards and the practice plan (progress.schedule), all with a fixed clock."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from fsrs import Rating, State
+
+from progress import schedule
+from progress.errors import InvalidRating
+from progress.schedule import AFTER_INTERVIEW, BROUGHT_FORWARD, DUE, NEW, plan, replay, review
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+BANK = [f"q-{i:02d}" for i in range(15)]
+
+
+def learnt(question_id: str, days_ago: float, ratings=("good", "good")) -> schedule.CardState:
+    """A card reviewed with `ratings`, the first `days_ago` days before NOW, one day apart."""
+    card = None
+    for k, rating in enumerate(ratings):
+        card = review(card, question_id, rating, NOW - timedelta(days=days_ago) + timedelta(days=k))
+    return card
+
+
+def in_review(question_id: str, stability: float, last_days_ago: float, due_in_days: float,
+              lapses: int = 0, last_rating: Rating = Rating.Good) -> schedule.CardState:
+    """A learnt card as FSRS would leave it, built directly so its due date can be put anywhere."""
+    return schedule.CardState(question_id, State.Review, None, stability, 5.0, NOW + timedelta(days=due_in_days),
+                              NOW - timedelta(days=last_days_ago), 4, lapses, last_rating)
+
+
+def test_parse_rating_accepts_names_numbers_and_ratings_and_refuses_the_rest():
+    assert schedule.parse_rating("Again") is Rating.Again
+    assert schedule.parse_rating(" easy ") is Rating.Easy
+    assert schedule.parse_rating(3) is Rating.Good
+    assert schedule.parse_rating(Rating.Hard) is Rating.Hard
+    for bad in ("knew", 0, 5, True, None, 2.0):
+        with pytest.raises(InvalidRating, match="again, hard, good, easy"):
+            schedule.parse_rating(bad)
+
+
+def test_naive_times_are_refused():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        review(None, "q-00", "good", datetime(2026, 12, 1, 9))
+
+
+def test_review_follows_fsrs_and_counts_reps_and_lapses():
+    card = review(None, "q-00", "good", NOW)
+    assert card.state == State.Learning and card.reps == 1 and card.due == NOW + timedelta(minutes=10)
+    card = review(card, "q-00", "good", NOW + timedelta(minutes=10))
+    assert card.state == State.Review and card.due > NOW + timedelta(days=1)
+    assert card.lapses == 0
+    lapsed = review(card, "q-00", "again", card.due)
+    assert lapsed.state == State.Relearning and lapsed.lapses == 1 and lapsed.weak
+    assert lapsed.stability < card.stability
+    relearning_again = review(lapsed, "q-00", "again", lapsed.due)
+    assert relearning_again.lapses == 1  # forgetting while relearning is not a second lapse
+
+
+def test_replay_gives_the_cards_that_reviewing_one_by_one_gave():
+    log = [("q-00", "good", NOW), ("q-01", "again", NOW + timedelta(minutes=1)),
+           ("q-00", "good", NOW + timedelta(minutes=12)), ("q-01", "hard", NOW + timedelta(minutes=15)),
+           ("q-00", "again", NOW + timedelta(days=4)), ("q-01", "easy", NOW + timedelta(days=1))]
+    by_hand: dict[str, schedule.CardState] = {}
+    for qid, rating, at in log:
+        by_hand[qid] = review(by_hand.get(qid), qid, rating, at)
+    assert replay(log) == by_hand
+    assert replay(log)["q-00"].reps == 3 and replay(log)["q-00"].last_rating == Rating.Again
+
+
+def test_without_an_interview_the_queue_is_due_cards_most_overdue_first_then_new_ones():
+    cards = {"q-03": learnt("q-03", 30), "q-01": learnt("q-01", 10), "q-02": learnt("q-02", 1, ("easy",))}
+    assert cards["q-03"].due < cards["q-01"].due < NOW < cards["q-02"].due
+    p = plan(BANK, cards, NOW)
+    assert p.queue[:2] == ("q-03", "q-01")
+    assert p.queue[2:] == tuple(q for q in BANK if q not in cards)  # new ones, in the bank's order
+    assert "q-02" not in p.queue and p.item("q-02").reason == DUE
+    assert p.next_at == cards["q-02"].due
+    assert p.new == 12 and p.days_left is None and p.left_before_interview is None
+    assert p.due_today == 14  # the two overdue and the twelve new
+
+
+def test_a_card_due_later_today_counts_for_today_but_waits_in_the_queue():
+    card = review(None, "q-00", "again", NOW)  # next learning step in a minute
+    p = plan(["q-00"], {"q-00": card}, NOW)
+    assert p.queue == () and p.due_today == 1 and p.next_at == NOW + timedelta(minutes=1)
+    assert plan(["q-00"], {"q-00": card}, NOW + timedelta(minutes=1)).queue == ("q-00",)
+
+
+def test_an_interview_spreads_the_new_questions_over_the_days_before_the_final_ones():
+    interview = NOW.date() + timedelta(days=10)
+    p = plan(BANK, {}, NOW, interview=interview)
+    # 10 days left, the last 3 kept for last looks: 15 new over 7 days is 3 a day, all before the interview
+    assert p.days_left == 10 and p.new == 15
+    assert p.queue == tuple(BANK[:3]) and p.due_today == 3
+    deadline = datetime.combine(interview, datetime.min.time(), tzinfo=timezone.utc)
+    assert all(i.reason == NEW and i.when < deadline - timedelta(days=3) for i in p.items)
+    # without the interview every new question is on offer today
+    assert plan(BANK, {}, NOW).queue == tuple(BANK)
+
+
+def test_cards_due_after_the_interview_are_brought_forward_weakest_first():
+    interview = NOW.date() + timedelta(days=2)
+    strong = in_review("q-00", stability=60, last_days_ago=20, due_in_days=40)
+    weak = in_review("q-01", stability=12, last_days_ago=6, due_in_days=6)
+    cards = {"q-00": strong, "q-01": weak}
+    deadline = datetime.combine(interview, datetime.min.time(), tzinfo=timezone.utc)
+    assert strong.due > deadline and weak.due > deadline
+    assert weak.retrievability(deadline) < strong.retrievability(deadline)
+    p = plan(["q-00", "q-01"], cards, NOW, interview=interview)
+    # two days left, one each: the weaker one today, the stronger one tomorrow
+    assert [i.reason for i in p.items] == [BROUGHT_FORWARD, BROUGHT_FORWARD]
+    assert p.queue == ("q-01",) and p.item("q-00").when == deadline - timedelta(days=1)
+    assert p.left_before_interview >= 2
+    # without the interview neither comes up before it
+    assert plan(["q-00", "q-01"], cards, NOW).queue == ()
+
+
+def test_a_card_reviewed_in_the_final_days_is_not_brought_forward_again():
+    interview = NOW.date() + timedelta(days=2)
+    card = in_review("q-00", stability=60, last_days_ago=20, due_in_days=40)
+    first = plan(["q-00"], {"q-00": card}, NOW, interview=interview)
+    assert first.queue == ("q-00",)
+    again = review(card, "q-00", "good", NOW)
+    after = plan(["q-00"], {"q-00": again}, NOW + timedelta(minutes=5), interview=interview)
+    assert after.queue == () and after.item("q-00").reason == AFTER_INTERVIEW
+    assert after.left_before_interview == 0
+
+
+def test_an_interview_today_or_past_plans_as_if_there_were_none():
+    cards = {"q-00": learnt("q-00", 30)}
+    for interview in (NOW.date(), NOW.date() - timedelta(days=3)):
+        p = plan(BANK, cards, NOW, interview=interview)
+        assert p.days_left == 0 and p.left_before_interview == 0
+        assert p.queue == plan(BANK, cards, NOW).queue
+
+
+def test_the_interview_day_is_a_day_in_the_learners_time_zone():
+    tz = timezone(timedelta(hours=-8))
+    now = datetime(2026, 12, 2, 7, 0, tzinfo=timezone.utc)  # still 1 December at UTC-8
+    p = plan(BANK[:2], {}, now, interview=date(2026, 12, 3), tz=tz)
+    assert p.days_left == 2
+    assert plan(BANK[:2], {}, now, interview=date(2026, 12, 3)).days_left == 1
+
+
+def test_following_the_plan_every_question_comes_up_before_the_interview_and_the_weak_ones_again():
+    """A learner who practises the queue every morning and evening until it is empty, answering Again the first
+    time on three questions and Good otherwise."""
+    interview = NOW.date() + timedelta(days=12)
+    deadline = datetime.combine(interview, datetime.min.time(), tzinfo=timezone.utc)
+    hard = {"q-02", "q-07", "q-11"}
+    cards: dict[str, schedule.CardState] = {}
+    reviewed: dict[str, int] = {}
+    predicted = plan(BANK, cards, NOW, interview=interview).left_before_interview
+    for day in range(12):
+        for hour in (8, 20):
+            now = NOW.replace(hour=hour) + timedelta(days=day)
+            for _ in range(200):
+                p = plan(BANK, cards, now, interview=interview)
+                if not p.queue:
+                    break
+                qid = p.queue[0]
+                rating = "again" if qid in hard and qid not in reviewed else "good"
+                cards[qid] = review(cards.get(qid), qid, rating, now)
+                reviewed[qid] = reviewed.get(qid, 0) + 1
+                now += timedelta(minutes=2)
+            assert now < deadline
+    assert set(reviewed) == set(BANK)
+    assert all(reviewed[q] > min(reviewed[o] for o in BANK if o not in hard) for q in hard)
+    assert plan(BANK, cards, deadline - timedelta(hours=1), interview=interview).queue == ()
+    assert predicted >= len(BANK)
+
+
+def test_weak_questions_are_lapsed_unstable_or_rated_hard_last_lowest_recall_first():
+    strong = learnt("q-00", 60, ("easy", "easy", "easy", "easy"))
+    lapsed = learnt("q-01", 30, ("easy", "easy", "again", "good", "good"))
+    hard_last = learnt("q-02", 50, ("easy", "easy", "easy", "hard"))
+    fresh = review(None, "q-03", "good", NOW - timedelta(days=1))
+    cards = {c.question_id: c for c in (strong, lapsed, hard_last, fresh)}
+    assert not strong.weak and lapsed.weak and hard_last.weak and fresh.weak
+    weak = schedule.weak_questions(cards, NOW)
+    assert sorted(weak) == ["q-01", "q-02", "q-03"]
+    recall = [cards[q].retrievability(NOW) for q in weak]
+    assert recall == sorted(recall)
