@@ -7,40 +7,26 @@ import sqlite3
 import subprocess
 import sys
 import zipfile
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import genanki
 import pytest
 
+from index.model import Question, Section
 from progress import anki
 from progress.__main__ import main
 from progress.errors import ProgressError
-from progress.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 
 
-@dataclass(frozen=True)
-class Sec:
-    key: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Q:
-    id: str
-    title: str
-    topics: tuple[str, ...]
-    sections: tuple[Sec, ...]
-
-
-def question(qid: str, title: str = "What is it?", short: str = "It is **this**.") -> Q:
-    return Q(qid, title, ("deep learning", "nlp"),
-             (Sec("short", short), Sec("explanation", "Because\n\n- one\n- two"), Sec("example", "`x = 1`"),
-              Sec("mistakes", "Never shown on the card"), Sec("story", "Nor this")))
+def question(qid: str, title: str = "What is it?", short: str = "It is **this**.") -> Question:
+    sections = [("short", short), ("explanation", "Because\n\n- one\n- two"), ("example", "`x = 1`"),
+                ("mistakes", "Never shown on the card"), ("story", "Nor this")]
+    return Question(qid, title, ("deep learning", "nlp"), (), f"{qid}.md",
+                    tuple(Section(key, key.title(), text) for key, text in sections))
 
 
 def read_deck(path: Path) -> dict:
