@@ -6,7 +6,10 @@ Contract (other tools drive it):
       line from stdin, each answered as soon as it is read with one flushed JSON line.
   related [--json] [--k K] [--index DIR] [QUESTION_ID...]
       No id means every question; JSON lines {"question_id", "related": [...]}.
-A blank query, a missing, stale or damaged index, or an unknown id: one line on stderr, exit 1 (2 for usage).
+  grade [--json] [--index DIR] QUESTION_ID
+      Checks the answer read from stdin against the question's key points (index/grade.py); with --json one
+      object {"question_id", "score", "points": [{"text", "covered", "score", "evidence"}], ...}.
+A blank answer or query, a missing, stale or damaged index, or an unknown id: one line on stderr, exit 1 (2 for usage).
 In pipe mode a bad line gets {"query": …, "error": …} and the next line is still answered.
 """
 
@@ -107,6 +110,19 @@ def _related(args, parser) -> int:
     return 0
 
 
+def _grade(args, parser) -> int:
+    from .grade import Grader, report
+
+    answer = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    try:
+        result = Grader(open_index(args.index)).grade(args.question_id, answer)
+    except SearchToolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    _emit(result.to_json()) if args.json else print(report(result))
+    return 0
+
+
 def _positive(value: str) -> int:
     try:
         k = int(value)
@@ -136,9 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--json", action="store_true", help="one JSON line per question")
     r.add_argument("--k", type=_positive, default=3, help="related questions per question (default: %(default)s)")
     r.add_argument("--index", default=str(DEFAULT_INDEX), help="index folder (default: %(default)s)")
+    g = sub.add_parser("grade", help="check an answer (read from stdin) against a question's key points")
+    g.add_argument("question_id", metavar="QUESTION_ID")
+    g.add_argument("--json", action="store_true", help="one JSON object")
+    g.add_argument("--index", default=str(DEFAULT_INDEX), help="index folder (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
-        return _search(args, parser) if args.command == "search" else _related(args, parser)
+        return {"search": _search, "related": _related, "grade": _grade}[args.command](args, parser)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -13,8 +13,8 @@ items). Each point is matched against every sentence and clause of the answer wi
 a point is covered when its best match passes a threshold calibrated on the labelled dev answers
 (bench/grading/, docs/grading.md). The Common mistakes section supplies known misconceptions: an answer part
 that says what a listed mistake says (with the mistake's polarity: "not using stratified folds" is matched by
-"you don't need stratified folds") costs the answer, and so does a part that matches a point with one word
-swapped for its opposite ("sequentially" said as "in parallel"). What it cannot judge is in docs/grading.md.
+"you don't need stratified folds") costs the answer and covers no point. What it cannot judge is in
+docs/grading.md.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ CLAUSE = re.compile(r",\s+(?:and|but|so|which|whereas|while|because|since|then|o
                     r"|,\s+(?=(?:you|it|that|they|this|there|the|each|every|so)\b)", re.IGNORECASE)
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 NEGATION = frozenset("not no never without nothing none neither nor cannot isn't aren't doesn't don't didn't "
-                     "won't wouldn't shouldn't can't never avoid skip ignore".split())
+                     "won't wouldn't shouldn't can't avoid skip ignore".split())
 # mistakes phrased as an omission: the misconception is the candidate saying the thing is not needed
 OMISSION = re.compile(r"^(?:not|ignoring|forgetting|skipping|never|failing to|neglecting|underestimating|overlooking)\b",
                       re.IGNORECASE)
@@ -44,20 +44,8 @@ MISTAKE_BELIEF = re.compile(r"\s+[—–]\s+|,\s+which\b|\s+instead of\b|,\s+(?:
 CONFUSION = re.compile(r"^(?:confusing|mixing up)\b", re.IGNORECASE)
 CONTRAST = frozenset("whereas unlike versus vs different differ differs distinct but while not instead".split())
 PARENTHESES = re.compile(r"\s+\([^()]*\)")  # an aside, not the (n) of O(n)
+MAX_ANSWER_CHARS = 8000  # about ten minutes of speech; a longer paste is more than one answer
 BELIEF_VERB = re.compile(r"^(?:thinking|assuming|believing)\s+(?:that\s+)?", re.IGNORECASE)
-OPPOSITES = [("sequential", "parallel"), ("sequentially", "parallel"), ("high", "low"), ("higher", "lower"),
-             ("more", "less"), ("more", "fewer"), ("increase", "decrease"), ("increases", "decreases"),
-             ("increasing", "decreasing"), ("raises", "lowers"), ("raise", "lower"), ("shrink", "grow"),
-             ("reduces", "increases"), ("reduce", "increase"), ("small", "large"), ("smaller", "larger"),
-             ("slow", "fast"), ("slower", "faster"), ("stable", "unstable"), ("labeled", "unlabeled"),
-             ("discrete", "continuous"), ("before", "after"), ("dense", "sparse"), ("simple", "complex"),
-             ("simpler", "complex"), ("independently", "sequentially"), ("independent", "dependent"),
-             ("worse", "better"), ("underfitting", "overfitting"), ("bias", "variance"), ("precision", "recall"),
-             ("static", "contextual"), ("always", "never"), ("all", "none")]
-OPPOSITE = {}
-for _a, _b in OPPOSITES:
-    OPPOSITE.setdefault(_a, set()).add(_b)
-    OPPOSITE.setdefault(_b, set()).add(_a)
 
 
 @dataclass(frozen=True)
@@ -70,21 +58,18 @@ class GradeConfig:
     max_points: int = 8  # key points taken from a question's short answer and explanation
     redundant: float = 0.80  # an explanation claim this close to a point already taken adds nothing
     mistake: float = 0.62  # an answer part this close to a listed mistake (and closer than to any point) says it
-    mistake_margin: float = 0.0
     mistake_penalty: float = 0.25  # taken off the score for each misconception found (at most two count)
-    opposite_match: float = 0.70  # a part this close to a point, with one of its words swapped for its opposite
     min_words: int = 3  # shorter answer parts ("yes", "so basically") are not matched
 
 
 @dataclass(frozen=True)
 class PointResult:
-    """One key point: covered or missed, how close the answer came, and the part of the answer that came closest."""
+    """One key point: covered or missed, how close the answer came, and the part of the answer that covers it."""
 
     text: str
     covered: bool
-    score: float  # best cosine of the point with a part of the answer, in [0, 1]
-    evidence: str  # that part of the answer ("" when nothing in the answer is near)
-    contradicted: bool = False  # the closest part says the point with a word turned into its opposite
+    score: float  # the point's best match with a part of the answer (cosine and shared words), in [0, 1]
+    evidence: str  # the part of the answer that covers it ("" when the point is missed)
 
 
 @dataclass(frozen=True)
@@ -142,6 +127,26 @@ class Grade:
                 "misconceptions": [{"mistake": m.mistake, "evidence": m.evidence, "score": round(m.score, 4)}
                                    for m in self.misconceptions],
                 "verdict": self.verdict, "rating": self.rating}
+
+
+def report(grade: Grade, width: int = 96) -> str:
+    """The readable report: the question, each point covered or missed with the answer's words for it, any
+    known mistake repeated, the overall coverage and the verdict."""
+    import textwrap
+
+    lines = [f"{grade.question}  [{grade.question_id}]", ""]
+    for p in grade.points:
+        lines.append(textwrap.fill(p.text, width, initial_indent=f"  {'covered' if p.covered else 'missed ':8}",
+                                   subsequent_indent=" " * 10))
+        if p.covered:
+            lines.append(textwrap.fill(f"“{p.evidence}”  (match {p.score:.2f})", width,
+                                       initial_indent=" " * 10, subsequent_indent=" " * 11))
+    for m in grade.misconceptions:
+        lines.append(textwrap.fill(f"“{m.evidence}” sounds like a known mistake: {m.mistake}", width,
+                                   initial_indent="  mistake ", subsequent_indent=" " * 10))
+    lines += ["", f"Coverage {grade.score:.0%} ({len(grade.covered)} of {len(grade.points)} key points). "
+                  f"Suggested rating: {grade.rating}.", textwrap.fill(grade.verdict, width)]
+    return "\n".join(lines)
 
 
 def _short(text: str, limit: int = 70) -> str:
@@ -229,12 +234,6 @@ def says_mistake(part: str, kind: str) -> bool:
     return not _negated(part)
 
 
-def _swapped(point: str, part: str) -> bool:
-    """True when the part uses the opposite of one of the point's words and not that word itself."""
-    pw, aw = set(_words(point)), set(_words(part))
-    return any(w not in aw and (OPPOSITE[w] & aw) - pw for w in pw if w in OPPOSITE)
-
-
 class Grader:
     """Grades answers against one index's questions. Thread-safe; point and mistake vectors are cached."""
 
@@ -249,7 +248,7 @@ class Grader:
             return np.zeros((0, 1), dtype=np.float32)
         return np.vstack([self.index.embed_query(t) for t in texts]).astype(np.float32)
 
-    def _match(self, claims_: list[str], cv: np.ndarray, parts: list[str], av: np.ndarray) -> np.ndarray:
+    def _match(self, texts: list[str], cv: np.ndarray, parts: list[str], av: np.ndarray) -> np.ndarray:
         """How well each part says each claim, in [0, 1]: the cosine of their vectors, plus the share of the
         claim's words (stemmed, no stopwords) that the part uses. Either alone misses what the other sees:
         the cosine paraphrases, the words the terms a paraphrase of the wrong thing lacks."""
@@ -257,8 +256,8 @@ class Grader:
         tokens = self.index.analyzer.tokens
         part_words = [set(tokens(p)) for p in parts]
         share = np.zeros_like(cos)
-        for i, claim in enumerate(claims_):
-            words = set(tokens(claim))
+        for i, text in enumerate(texts):
+            words = set(tokens(text))
             if words:
                 share[i] = [len(words & pw) / len(words) for pw in part_words]
         return (cos + self.config.words * share) / (1.0 + self.config.words)
@@ -295,11 +294,14 @@ class Grader:
     def grade(self, question_id: str, answer: str, points: list[str] | None = None) -> Grade:
         """Grade `answer` against the question's key points (or the given `points`).
 
-        Raises UnknownQuestion for an unknown id and QueryError for a blank answer.
+        Raises UnknownQuestion for an unknown id and QueryError for a blank or overlong answer.
         """
         q = self.index.question(question_id)
         if not isinstance(answer, str) or not answer.strip():
             raise QueryError("the answer is blank: type or paste what you would say, then check it")
+        if len(answer) > MAX_ANSWER_CHARS:
+            raise QueryError(f"the answer is {len(answer):,} characters long, more than the {MAX_ANSWER_CHARS:,} "
+                             "one spoken answer takes: check one answer at a time")
         cfg = self.config
         points = list(points) if points is not None else self.key_points(question_id)
         pairs = answer_parts(answer, cfg.min_words) or [(answer.strip(), answer.strip())]
@@ -319,7 +321,7 @@ class Grader:
                 s = float(msim[m, j])
                 # a clause's contrast ("whereas", "unlike") may sit elsewhere in its sentence
                 said = says_mistake(pairs[j][1] if mistakes[m][1] == "confusion" else parts[j], mistakes[m][1])
-                if s >= cfg.mistake and s > best_point_per_part[j] + cfg.mistake_margin and said:
+                if s >= cfg.mistake and s > best_point_per_part[j] and said:
                     wrong_parts.add(j)
                     if all(f.mistake != mistakes[m][0] for f in found):
                         found.append(Misconception(mistakes[m][0], parts[j], s))
@@ -331,13 +333,7 @@ class Grader:
                 row[j] = min(row[j], cfg.floor)
             j = int(np.argmax(row))
             s = float(row[j])
-            contradicted = s >= cfg.opposite_match and _swapped(point, parts[j])
-            if contradicted:
-                s = min(s, cfg.floor)
-            covered = s >= cfg.covered
-            results.append(PointResult(point, covered, max(0.0, s), parts[j] if s > cfg.floor else "",
-                                       contradicted))
+            results.append(PointResult(point, s >= cfg.covered, s, parts[j] if s >= cfg.covered else ""))
         soft = [min(1.0, max(0.0, (p.score - cfg.floor) / (cfg.covered - cfg.floor))) for p in results]
-        contradictions = sum(p.contradicted for p in results)
-        score = (float(np.mean(soft)) if soft else 0.0) - cfg.mistake_penalty * min(2, len(found) + contradictions)
+        score = (float(np.mean(soft)) if soft else 0.0) - cfg.mistake_penalty * min(2, len(found))
         return Grade(q.id, q.title, float(min(1.0, max(0.0, score))), tuple(results), tuple(found))
