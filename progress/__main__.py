@@ -101,7 +101,7 @@ def _export(args, store) -> int:
                                 "nothing was written")
         questions, deck_name = [known[qid] for qid in weak], anki.weak_deck_name(name)
     n = anki.write_deck(questions, args.out, deck_name)
-    print(f"wrote {n} questions to {args.out} (deck {deck_name!r}); importing it again in Anki updates them")
+    print(f"wrote {n} question{'s' if n != 1 else ''} to {args.out} (deck {deck_name!r}); importing it again in Anki updates them")
     return 0
 
 
@@ -117,8 +117,8 @@ def _check(args, store) -> int:
     if differ:
         print(f"{len(differ)} cards differ from the log: {', '.join(differ[:10])}", file=sys.stderr)
         return 1
-    print(f"{len(stored)} cards of {learner_name(args.learner)} follow from their {store.count_reviews(args.learner)} "
-          "reviews")
+    n = store.count_reviews(args.learner)
+    print(f"{len(stored)} cards of {learner_name(args.learner)} follow from their {n} review{'s' if n != 1 else ''}")
     return 0
 
 

@@ -40,8 +40,8 @@ class ProgressLocked(ProgressError):
 
 class ProgressDamaged(ProgressError):
     def __init__(self, where: str, problem: str, fix: str | None = None):
-        fix = fix or (f"move it aside (`mv {where} {where}.broken`) and start again with an empty history, "
-                      "or restore it from a backup")
+        fix = fix or (f"move it aside (`mv {where} {where}.broken`, and its -wal and -shm files if there are any) "
+                      "and start again with an empty history, or restore it from a backup")
         super().__init__(f"the progress database {where} is damaged ({problem}); {fix}. {UNAFFECTED}", where, problem)
 
 

@@ -126,11 +126,11 @@ def test_cli_review_status_check_and_weak_export(tmp_path, capsys, content_dir):
     assert status["queue"][0] == ids[0] and status["new"] == len(ids) - 1 and status["reviews"] == 1
     assert status["days_left"] == 18 and status["left_before_interview"] >= len(ids)
     code, out, _ = run(capsys, *base, "check", "--learner", "alice")
-    assert code == 0 and "follow from their 1 reviews" in out
+    assert code == 0 and "follow from their 1 review" in out
     deck = tmp_path / "weak.apkg"
     code, out, _ = run(capsys, *base, "export-anki", "--learner", "alice", "--weak", "--out", str(deck),
                        "--content", str(content_dir), "--now", later)
-    assert code == 0 and "wrote 1 questions" in out
+    assert code == 0 and "wrote 1 question to" in out
     assert [n["fields"][3] for n in read_deck(deck)["notes"]] == [ids[0]]
     code, _, err = run(capsys, *base, "export-anki", "--learner", "bob", "--weak", "--out", str(tmp_path / "b.apkg"),
                        "--content", str(content_dir))
