@@ -74,18 +74,21 @@ def pg_server():
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}"
     finally:
-        subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True,
+        # immediate: a throw-away server needs no shutdown checkpoint
+        subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True,
                        timeout=60)
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def _new_pg_database(server: str) -> str:
+    """A fresh, empty schema on the session's server, as a URL whose options put it first on the search_path
+    (cheaper than a database per test, and it exercises options given in MLPREP_DATABASE_URL)."""
     import psycopg
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return f"{server}/{name}"
+        conn.execute(f"CREATE SCHEMA {name}")
+    return f"{server}/postgres?options=-csearch_path%3D{name}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -98,7 +101,7 @@ def database(request, tmp_path) -> str:
 
 def _raw(database: str):
     """A plain connection to the same database, bypassing the store (to try what the store would never do)."""
-    if database.startswith("postgresql://"):
+    if database.startswith("postgresql://"):  # the URL's search_path option keeps it in the test's schema
         import psycopg
 
         return psycopg.connect(database, autocommit=True)
@@ -432,11 +435,10 @@ _WORKER = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from progress.store import open_store
-from test_progress_store import _session_plan
 store = open_store(sys.argv[2])
 print("ready", flush=True)
 sys.stdin.readline()
-for learner, qid, rating in _session_plan(int(sys.argv[3])):
+for learner, qid, rating in json.loads(sys.argv[3]):
     store.record_review(learner, qid, rating, source="worker")
 store.close()
 print("done", flush=True)
@@ -445,8 +447,8 @@ print("done", flush=True)
 
 def test_16_processes_x_50_reviews_lose_nothing(database):
     open_store(database).close()  # created once; the workers open it as the app's processes would
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
-    workers = [subprocess.Popen([sys.executable, "-c", _WORKER, str(ROOT), database, str(n)], cwd=ROOT, env=env,
+    workers = [subprocess.Popen([sys.executable, "-c", _WORKER, str(ROOT), database, json.dumps(_session_plan(n))],
+                                cwd=ROOT,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for n in range(SESSIONS)]
     try:
