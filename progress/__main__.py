@@ -49,7 +49,8 @@ def _moment(text: str) -> datetime:
     try:
         return utc(datetime.fromisoformat(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time with its zone, like 2026-12-01T09:00:00+00:00") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time with its zone, like 2026-12-01T09:00:00+00:00") \
+            from None
 
 
 def _status(args, store) -> int:
@@ -101,7 +102,8 @@ def _export(args, store) -> int:
                                 "nothing was written")
         questions, deck_name = [known[qid] for qid in weak], anki.weak_deck_name(name)
     n = anki.write_deck(questions, args.out, deck_name)
-    print(f"wrote {n} question{'s' if n != 1 else ''} to {args.out} (deck {deck_name!r}); importing it again in Anki updates them")
+    print(f"wrote {n} question{'s' if n != 1 else ''} to {args.out} (deck {deck_name!r}); "
+          "importing it again in Anki updates them")
     return 0
 
 

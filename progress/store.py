@@ -4,9 +4,9 @@ This module is the one owner of the format: table names, the schema version and 
 MIGRATIONS below), the checks made on open, and the one-time import of the old `practice.json` tally.
 
     from progress.store import open_store
-    store = open_store()                                   # MLPREP_DATABASE_URL, else MLPREP_DATABASE, else build/progress.db
+    store = open_store()                     # MLPREP_DATABASE_URL, else MLPREP_DATABASE, else build/progress.db
     store.record_review("alice", "feature-leakage", "good")   # one transaction; returns the new CardState
-    store.cards("alice")                                   # {question_id: CardState}, derived from the log
+    store.cards("alice")                     # {question_id: CardState}, derived from the log
 
 A review row holds what the learner did (learner, question, rating, time, duration) and the card FSRS computed
 from it (state, step, stability, difficulty, due, reps, lapses), so the current card is the last row of its
@@ -35,8 +35,8 @@ from urllib.parse import urlsplit, urlunsplit
 from fsrs import Rating, State
 
 from . import schedule
-from .errors import (InvalidLearner, InvalidQuestionId, ProgressDamaged, ProgressError, ProgressLocked, ProgressSchemaTooNew,
-                     ProgressUnavailable)
+from .errors import (InvalidLearner, InvalidQuestionId, ProgressDamaged, ProgressError, ProgressLocked,
+                     ProgressSchemaTooNew, ProgressUnavailable)
 from .schedule import CardState, Plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,11 +62,14 @@ class Migration:
 
 
 def _schema_v1(dialect: str) -> tuple[str, ...]:
-    pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if dialect == "sqlite" else "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
-    ref = "INTEGER" if dialect == "sqlite" else "BIGINT"
-    ts = "TEXT" if dialect == "sqlite" else "TIMESTAMPTZ"
-    real = "REAL" if dialect == "sqlite" else "DOUBLE PRECISION"
+    sqlite = dialect == "sqlite"
+    pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if sqlite else "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    ref = "INTEGER" if sqlite else "BIGINT"
+    ts = "TEXT" if sqlite else "TIMESTAMPTZ"
+    real = "REAL" if sqlite else "DOUBLE PRECISION"
     tables = (
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+        f"applied_at {ts} NOT NULL)",
         f"CREATE TABLE learners (id {pk}, name_key TEXT NOT NULL UNIQUE, name TEXT NOT NULL, created_at {ts} NOT NULL)",
         f"CREATE TABLE reviews (id {pk}, learner_id {ref} NOT NULL REFERENCES learners(id), "
         "question_id TEXT NOT NULL, rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 4), "
@@ -77,7 +80,7 @@ def _schema_v1(dialect: str) -> tuple[str, ...]:
         f"CREATE TABLE imports (name TEXT PRIMARY KEY, learner_id {ref} NOT NULL REFERENCES learners(id), "
         f"reviews INTEGER NOT NULL, detail TEXT NOT NULL, imported_at {ts} NOT NULL)",
     )
-    if dialect == "sqlite":
+    if sqlite:
         guards = tuple(f"CREATE TRIGGER reviews_no_{op.lower()} BEFORE {op} ON reviews "
                        "BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END" for op in ("UPDATE", "DELETE"))
     else:
@@ -427,9 +430,6 @@ class ProgressStore:
             version = self._version(cur)  # another process may have migrated while this one waited
             if version > SCHEMA_VERSION:
                 raise ProgressSchemaTooNew(self.where, version, SCHEMA_VERSION)
-            if version == 0:
-                cur.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
-                            f"applied_at {'TEXT' if self.dialect == 'sqlite' else 'TIMESTAMPTZ'} NOT NULL)")
             for migration in MIGRATIONS[version:]:
                 for statement in migration.statements[self.dialect]:
                     cur.execute(statement)

@@ -296,7 +296,8 @@ def test_a_damaged_sqlite_file_gives_the_fix_and_is_left_alone(bank_and_index):
     db = bank_and_index / "build" / "progress.db"
     before_tree = _tree_digest(bank_and_index / "content") + _tree_digest(bank_and_index / "build" / "index")
     db.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(ProgressDamaged, match=r"damaged .*mv .*progress\.db .*progress\.db\.broken.*-wal.*not affected"):
+    fix = r"damaged .*mv .*progress\.db .*progress\.db\.broken.*-wal.*not affected"
+    with pytest.raises(ProgressDamaged, match=fix):
         open_store(db)
     assert db.read_bytes() == b"this is not a database" * 100
     assert _tree_digest(bank_and_index / "content") + _tree_digest(bank_and_index / "build" / "index") == before_tree
