@@ -142,7 +142,8 @@ def plan(question_ids: Iterable[str], cards: Mapping[str, CardState], now: datet
     in `tz`; the plan must be done by its midnight) every question comes up at least once before it: new questions
     are spread over the days before the final `final_days`, and cards FSRS would next show only after the interview
     are brought forward into those final days, weakest first (lowest predicted recall on the day), unless they were
-    already reviewed there. Weak cards come back again by FSRS's own short intervals.
+    already reviewed there. Weak cards come back again by FSRS's own short intervals. Cards of questions not in
+    `question_ids` (another topic, or removed from the bank) are left out.
     """
     now = utc(now)
     ids = list(dict.fromkeys(question_ids))

@@ -211,6 +211,27 @@ def test_the_schema_is_versioned_and_a_newer_one_is_refused(database):
         open_store(database)
 
 
+def test_sessions_opening_a_new_database_at_once_create_it_once(database):
+    stores, errors, barrier = [], [], threading.Barrier(8)
+
+    def run():
+        try:
+            barrier.wait()
+            stores.append(open_store(database))
+        except Exception as e:  # reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert errors == [] and len(stores) == 8
+    raw = _raw(database)
+    assert [r[0] for r in raw.execute("SELECT version FROM schema_version").fetchall()] == [store_mod.SCHEMA_VERSION]
+    raw.close()
+    for s in stores:
+        s.close()
+
+
 # -- the old practice.json tally -------------------------------------------------------------------------------
 
 def _tally(path: Path) -> Path:
