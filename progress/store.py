@@ -180,6 +180,7 @@ class _Backend:
     def translate(self, error: Exception) -> ProgressError | None: raise NotImplementedError
     def sql(self, text: str) -> str: return text
     def broken(self, conn) -> bool: return False
+    def usable(self, conn) -> bool: return True  # an idle pooled connection that still works
 
 
 class _SQLite(_Backend):
@@ -290,6 +291,19 @@ class _Postgres(_Backend):
     def broken(self, conn) -> bool:
         return conn.closed or conn.broken
 
+    def usable(self, conn) -> bool:
+        # A server restart or an idle timeout kills pooled connections silently; one round trip finds out before
+        # a review is sent down a dead one.
+        import psycopg
+
+        try:
+            conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            with contextlib.suppress(Exception):
+                conn.close()
+            return False
+
     def translate(self, error):
         import psycopg
         from psycopg import errors as pg
@@ -361,10 +375,15 @@ class ProgressStore:
         if os.getpid() != self._pid:  # a forked child must not share its parent's connections
             self._idle = queue.LifoQueue()
             self._pid = os.getpid()
-        try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            conn = self._backend.connect()
+        conn = None
+        while conn is None:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._backend.connect()
+                break
+            if not self._backend.usable(conn):
+                conn = None
         ok = False
         try:
             yield conn

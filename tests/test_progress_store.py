@@ -402,6 +402,21 @@ def test_a_locked_postgresql_card_fails_clearly(pg_server):
     store.close()
 
 
+def test_pooled_connections_killed_by_the_server_are_replaced(pg_server):
+    database = _new_pg_database(pg_server)
+    store = open_store(database)
+    store.record_review("alice", "feature-leakage", "good", now=NOW)
+    raw = _raw(database)
+    killed = raw.execute("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                         "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+                         "AND backend_type = 'client backend'").fetchone()[0]
+    raw.close()
+    assert killed >= 1  # the store's idle connection is gone
+    store.record_review("alice", "feature-leakage", "good", now=NOW + timedelta(minutes=10))
+    assert store.count_reviews() == 2
+    store.close()
+
+
 def test_the_environment_chooses_the_database(tmp_path):
     assert store_mod.database_from_env({}) == str(store_mod.DEFAULT_PATH)
     assert store_mod.database_from_env({"MLPREP_DATABASE": "/x/p.db"}) == "/x/p.db"
