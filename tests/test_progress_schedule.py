@@ -6,6 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from fsrs import Rating, State
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from progress import schedule
 from progress.errors import InvalidRating
@@ -183,3 +185,33 @@ def test_weak_questions_are_lapsed_unstable_or_rated_hard_last_lowest_recall_fir
     assert sorted(weak) == ["q-01", "q-02", "q-03"]
     recall = [cards[q].retrievability(NOW) for q in weak]
     assert recall == sorted(recall)
+
+
+_histories = st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["again", "hard", "good", "easy"]),
+                                st.integers(0, 60 * 24 * 90)), max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(history=_histories, later_minutes=st.integers(0, 60 * 24 * 30),
+       interview_in=st.one_of(st.none(), st.integers(-3, 40)), final_days=st.integers(1, 5))
+def test_plan_invariants_hold_for_any_history(history, later_minutes, interview_in, final_days):
+    ids = BANK[:8]
+    start = NOW - timedelta(days=90)
+    log = [(ids[q], rating, start + timedelta(minutes=m)) for q, rating, m in sorted(history, key=lambda h: h[2])]
+    cards = replay(log)
+    now = start + timedelta(minutes=max((m for _, _, m in history), default=0) + later_minutes)
+    interview = None if interview_in is None else now.date() + timedelta(days=interview_in)
+    p = plan(ids, cards, now, interview=interview, final_days=final_days)
+    assert sorted(i.question_id for i in p.items) == sorted(ids)
+    assert len(set(p.queue)) == len(p.queue) and all(p.item(q).when <= now for q in p.queue)
+    assert p.due_today >= len(p.queue) and p.new == len(set(ids) - set(cards))
+    assert all(p.item(q).reason == NEW for q in ids if q not in cards)
+    if p.days_left:
+        deadline = datetime.combine(interview, datetime.min.time(), tzinfo=timezone.utc)
+        planned = [i for i in p.items if i.reason != AFTER_INTERVIEW]
+        assert all(i.when < deadline for i in planned)  # every question comes up before the interview
+        assert p.left_before_interview >= len(planned)
+        window_start = deadline - timedelta(days=min(final_days, p.days_left))
+        assert all(cards[i.question_id].last_review >= window_start for i in p.items if i.reason == AFTER_INTERVIEW)
+    else:
+        assert all(i.reason in (DUE, NEW) for i in p.items)
