@@ -133,6 +133,13 @@ class Plan:
     def item(self, question_id: str) -> PlanItem | None:
         return next((i for i in self.items if i.question_id == question_id), None)
 
+    def next_question(self, exclude: str | None = None, ahead: bool = False) -> str | None:
+        """The question to show next: the queue's first, skipping `exclude` (the one just shown) unless it is the
+        only one; when nothing is due and `ahead` is set, the earliest planned one (practising ahead of schedule).
+        None when there is nothing to show."""
+        pool = list(self.queue) or ([i.question_id for i in self.items] if ahead else [])
+        return next((q for q in pool if q != exclude), pool[0] if pool else None)
+
 
 def plan(question_ids: Iterable[str], cards: Mapping[str, CardState], now: datetime,
          interview: date | None = None, tz: tzinfo = timezone.utc, final_days: int = FINAL_DAYS) -> Plan:

@@ -83,6 +83,17 @@ def test_without_an_interview_the_queue_is_due_cards_most_overdue_first_then_new
     assert p.due_today == 14  # the two overdue and the twelve new
 
 
+def test_next_question_skips_the_one_just_shown_and_can_practise_ahead():
+    cards = {"q-00": learnt("q-00", 30), "q-01": learnt("q-01", 10), "q-02": learnt("q-02", 1, ("easy",))}
+    p = plan(["q-00", "q-01", "q-02"], cards, NOW)
+    assert p.queue == ("q-00", "q-01")
+    assert p.next_question() == "q-00" and p.next_question(exclude="q-00") == "q-01"
+    only = plan(["q-00"], cards, NOW)
+    assert only.next_question(exclude="q-00") == "q-00"  # the only one due comes again
+    nothing = plan(["q-02"], cards, NOW)
+    assert nothing.next_question() is None and nothing.next_question(ahead=True) == "q-02"
+
+
 def test_a_card_due_later_today_counts_for_today_but_waits_in_the_queue():
     card = review(None, "q-00", "again", NOW)  # next learning step in a minute
     p = plan(["q-00"], {"q-00": card}, NOW)
