@@ -1,7 +1,8 @@
 """Atomic writes: a reader sees the old file (or folder) or the new one, never half of either.
 
 Every writer of the project goes through here: the index publisher (index/store.py), the ONNX export
-(ingest/onnx_export.py) and the app's own files. The pattern is the one SQLite and Lucene use: write
+(ingest/onnx_export.py), the question editor and importer (ingest/edit.py, ingest/importer.py) and the app's
+own files. The pattern is the one SQLite and Lucene use: write
 beside the target under a temporary name, fsync, switch with one rename, fsync the parent folder.
 """
 
@@ -34,6 +35,22 @@ def fsync_tree(folder: Path) -> None:
     fsync_dir(folder)
 
 
+def _temporary_copy(path: Path, data: bytes, mode: int | None) -> str:
+    """Write `data` to a new fsynced temporary file beside `path`; returns its name."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
 def write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
     """Replace `path` with `data` atomically (a temporary file beside it, fsync, os.replace, fsync the folder).
 
@@ -43,18 +60,28 @@ def write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
         mode: permission bits for the new file (default: the temporary file's, 0o600 masked by umask rules).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _temporary_copy(path, data, mode)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
+
+
+def create_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write a new file atomically, never replacing one: like `write_bytes`, but the switch is a hard link,
+    which fails when `path` already exists (even one created an instant earlier by another writer).
+
+    Raises:
+        FileExistsError: `path` exists; nothing was changed.
+    """
+    path = Path(path)
+    tmp = _temporary_copy(path, data, mode)
+    try:
+        os.link(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     fsync_dir(path.parent)
 
 

@@ -17,7 +17,9 @@
     ## Production story
     …
 
-Every problem in every file is collected (file, line, what to do) before anything is built.
+Every problem in every file is collected (file, line, what to do) before anything is built. This module is the
+one owner of the format: `parse_file`/`parse_bytes` read it, `render_question` writes it, and `check_fields`
+validates a form by rendering it and parsing the result, so a form and a file get the same checks and messages.
 """
 
 from __future__ import annotations
@@ -43,9 +45,14 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("story", "Production story"),
 )
 HEADING_TO_KEY = {heading: key for key, heading in SECTIONS}
-FIELDS = {"title": "required text", "topics": "required list of tags", "aliases": "optional list of other names"}
-ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+FIELDS = {"title": "required text", "topics": "required list of tags", "aliases": "optional list of other names",
+          "draft": "optional true/false: the title was drafted by an import and still needs confirming"}
+ID_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # used with fullmatch: "$" would accept a trailing newline
+MAX_ID_CHARS = 80  # leaves room under the 255-byte file-name limit for ".md" and a backup's timestamp
+# Device names Windows refuses as file names whatever the extension; a bank must stay copyable there.
+RESERVED_IDS = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
 MAX_TITLE_CHARS = 300
+FORM = ""  # the field name of a problem that belongs to the whole question, not one field
 
 
 @dataclass(frozen=True)
@@ -65,10 +72,58 @@ class ParsedQuestion:
     path: str  # relative to the content folder
     sections: tuple[ParsedSection, ...]  # in SECTIONS order
     sha256: str
+    draft: bool = False  # imported with a drafted title that the user has not confirmed yet
+
+
+@dataclass(frozen=True)
+class QuestionFields:
+    """A question as a form holds it: what `render_question` writes and `check_fields` validates."""
+
+    title: str
+    topics: tuple[str, ...]
+    aliases: tuple[str, ...]
+    sections: dict[str, str]  # section key (SECTIONS) -> text
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One problem in a form: the field it belongs to ("id", "title", "topics", "aliases", "draft", a section
+    key, or FORM for the whole question) and the same message ingest gives for the same problem in a file."""
+
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    field_lines: dict[int, str]  # 1-based line number -> the field written on it
 
 
 def slugify(name: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", name.lower())).strip("-") or "question"
+
+
+def suggest_id(name: str) -> str:
+    """A valid id close to `name`: slugified, cut at a hyphen under MAX_ID_CHARS, never a reserved name."""
+    qid = slugify(name)
+    if len(qid) > MAX_ID_CHARS:
+        qid = qid[:MAX_ID_CHARS + 1].rsplit("-", 1)[0] if "-" in qid[:MAX_ID_CHARS + 1] else qid[:MAX_ID_CHARS]
+    return f"{qid}-question" if qid in RESERVED_IDS else qid
+
+
+def id_problem(qid: str) -> str | None:
+    """Why `qid` cannot be a question id (and so a file name), or None when it can."""
+    if not qid:
+        return "is empty; it must be lowercase words joined by hyphens"
+    if len(qid) > MAX_ID_CHARS:
+        return f"is {len(qid)} characters; keep it under {MAX_ID_CHARS}"
+    if not ID_PATTERN.fullmatch(qid):
+        return "must be lowercase words joined by hyphens (letters a-z and digits only)"
+    if qid in RESERVED_IDS:
+        return f"is {qid!r}, a reserved device name on Windows; choose another"
+    return None
 
 
 def _string_list(value, field: str, errors: list, where) -> tuple[str, ...]:
@@ -88,24 +143,47 @@ def _string_list(value, field: str, errors: list, where) -> tuple[str, ...]:
 def parse_file(path: Path, content_dir: Path) -> tuple[ParsedQuestion | None, list[ContentError]]:
     """Parse one question file. Returns (question or None, problems)."""
     shown = os.path.relpath(path, Path.cwd()) if path.is_absolute() else str(path)
+
+    def err(message: str) -> tuple[None, list[ContentError]]:
+        return None, [ContentError(shown, 0, message)]
+
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(content_dir.resolve()):
+            return err(f"is a link to {target}, outside the content folder; copy the file in instead")
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONTENT_BYTES:
+            return err(_too_big(size))
+        raw = path.read_bytes()
+    except OSError as exc:
+        return err(f"cannot be read ({exc.strerror}); check that it exists and is readable")
+    return parse_bytes(raw, path.stem, shown, path.relative_to(content_dir).as_posix())
+
+
+def _too_big(size: int) -> str:
+    return f"is {size:,} bytes, over the {MAX_CONTENT_BYTES // 1024} KiB limit for one question; split it or shorten it"
+
+
+def parse_bytes(raw: bytes, qid: str, shown: str, rel: str) -> tuple[ParsedQuestion | None, list[ContentError]]:
+    """Parse and validate one question's bytes.
+
+    Args:
+        raw: the file's contents.
+        qid: the question's id (the file name without .md).
+        shown: how problems name the file.
+        rel: the file's path relative to the content folder (ParsedQuestion.path).
+    Returns:
+        (question or None, problems); the question only when there are no problems.
+    """
     errors: list[ContentError] = []
 
     def err(line: int, message: str) -> tuple[None, list[ContentError]]:
         errors.append(ContentError(shown, line, message))
         return None, errors
 
-    if path.is_symlink():
-        target = path.resolve()
-        if not target.is_relative_to(content_dir.resolve()):
-            return err(0, f"is a link to {target}, outside the content folder; copy the file in instead")
-    try:
-        size = path.stat().st_size
-        if size > MAX_CONTENT_BYTES:
-            return err(0, f"is {size:,} bytes, over the {MAX_CONTENT_BYTES // 1024} KiB limit for one question; "
-                          "split it or shorten it")
-        raw = path.read_bytes()
-    except OSError as exc:
-        return err(0, f"cannot be read ({exc.strerror}); check that it exists and is readable")
+    if len(raw) > MAX_CONTENT_BYTES:
+        return err(0, _too_big(len(raw)))
     if not raw.strip():
         return err(0, "is empty; start from the template in README.md (\"Adding a question\")")
     if b"\x00" in raw:
@@ -119,10 +197,9 @@ def parse_file(path: Path, content_dir: Path) -> tuple[ParsedQuestion | None, li
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
 
-    qid = path.stem
-    if not ID_PATTERN.match(qid):
-        err(0, f"the file name is the question's id and must be lowercase words joined by hyphens; "
-               f"rename it to {slugify(qid)}.md")
+    problem = id_problem(qid)
+    if problem is not None:
+        err(0, f"the file name is the question's id and {problem}; rename it to {suggest_id(qid)}.md")
 
     # front matter
     if lines[0].strip() != "---":
@@ -163,6 +240,10 @@ def parse_file(path: Path, content_dir: Path) -> tuple[ParsedQuestion | None, li
         err(key_line("topics"), "topics is empty; give at least one, e.g. topics: [evaluation]")
     topics = tuple(t.lower() for t in topics)
     aliases = _string_list(meta.get("aliases"), "aliases", errors, lambda m: ContentError(shown, key_line("aliases"), m))
+    draft = meta.get("draft", False)
+    if not isinstance(draft, bool):
+        err(key_line("draft"), "draft must be true or false (true: the title still needs confirming)")
+        draft = True
 
     # sections
     found: dict[str, tuple[int, list[str]]] = {}
@@ -211,8 +292,8 @@ def parse_file(path: Path, content_dir: Path) -> tuple[ParsedQuestion | None, li
         sections.append(ParsedSection(key, heading, body_text, line))
     if errors:
         return None, errors
-    rel = path.relative_to(content_dir).as_posix()
-    return ParsedQuestion(qid, title, topics, aliases, rel, tuple(sections), hashlib.sha256(raw).hexdigest()), []
+    return ParsedQuestion(qid, title, topics, aliases, rel, tuple(sections), hashlib.sha256(raw).hexdigest(),
+                          draft), []
 
 
 def load_bank(content_dir: Path) -> list[ParsedQuestion]:
@@ -244,3 +325,66 @@ def load_bank(content_dir: Path) -> list[ParsedQuestion]:
     if problems:
         raise ContentErrors(problems)
     return sorted(questions, key=lambda q: q.id)
+
+
+def _yaml_scalar(value: str) -> str:
+    # safe_dump escapes what YAML cannot hold literally (control characters, BOM, NEL); the parser reads it back
+    return yaml.safe_dump(value, default_style='"', allow_unicode=True, width=float("inf")).strip()
+
+
+def _yaml_list(values) -> str:
+    return yaml.safe_dump(list(values), default_flow_style=True, allow_unicode=True, width=float("inf")).strip()
+
+
+def render_question(fields: QuestionFields) -> Rendered:
+    """Write a question in the content format (front matter, then the five sections in SECTIONS order).
+
+    Returns the text and which field each line holds, so a parse problem at a line maps back to a form field.
+    Section texts are written as given, stripped and with their line endings made "\n"; `check_fields` (or
+    `parse_bytes`) decides whether the result is valid.
+    """
+    lines = ["---", f"title: {_yaml_scalar(' '.join(fields.title.split()))}", f"topics: {_yaml_list(fields.topics)}"]
+    field_lines = {2: "title", 3: "topics"}
+    if fields.aliases:
+        lines.append(f"aliases: {_yaml_list(fields.aliases)}")
+        field_lines[len(lines)] = "aliases"
+    if fields.draft:
+        lines.append("draft: true")
+        field_lines[len(lines)] = "draft"
+    lines.append("---")
+    for key, heading in SECTIONS:
+        text = fields.sections.get(key, "").replace("\r\n", "\n").replace("\r", "\n").strip()
+        lines += ["", f"## {heading}", ""]
+        field_lines[len(lines) - 1] = key
+        for line in text.split("\n") if text else []:
+            lines.append(line)
+            field_lines[len(lines)] = key
+    return Rendered("\n".join(lines) + "\n", field_lines)
+
+
+def fields_of(question: ParsedQuestion) -> QuestionFields:
+    """The form fields of a parsed question (what an edit form starts from)."""
+    return QuestionFields(question.title, question.topics, question.aliases,
+                          {s.key: s.text for s in question.sections}, question.draft)
+
+
+def check_fields(qid: str, fields: QuestionFields, shown: str | None = None,
+                 ) -> tuple[ParsedQuestion | None, bytes, list[FieldProblem]]:
+    """Validate a form with the parser ingest uses: render it, parse the result, map each problem to its field.
+
+    Args:
+        qid: the question's id; checked first, and nothing else is checked while it is invalid.
+        fields: the form's values.
+        shown: how messages name the file (default "<qid>.md").
+    Returns:
+        (question or None, the rendered bytes, problems); the question only when there are no problems.
+    """
+    problem = id_problem(qid)
+    if problem is not None:
+        return None, b"", [FieldProblem("id", f"the id {problem}; for example {suggest_id(qid or fields.title)}")]
+    rendered = render_question(fields)
+    # surrogatepass: a lone surrogate from a browser becomes the parser's "not valid UTF-8" problem, not a crash
+    raw = rendered.text.encode("utf-8", "surrogatepass")
+    question, errors = parse_bytes(raw, qid, shown or f"{qid}.md", f"{qid}.md")
+    problems = [FieldProblem(rendered.field_lines.get(e.line, FORM), e.message) for e in errors]
+    return question, raw, problems

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from index.errors import ContentErrors
-from ingest.content import SECTIONS, load_bank
+from ingest.content import (FORM, MAX_ID_CHARS, SECTIONS, QuestionFields, check_fields, fields_of, id_problem,
+                            load_bank, render_question)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT.parent / "shared" / "seed" / "ml-interview-questions.txt"
@@ -143,3 +144,68 @@ def test_html_in_content_is_kept_as_text(tmp_path):
     write(tmp_path, "dropout.md", VALID.replace("It stops units", "<script>alert(1)</script> It stops units"))
     [q] = load_bank(tmp_path)
     assert "<script>alert(1)</script>" in q.sections[1].text
+
+
+def test_draft_field_is_accepted_and_read(tmp_path):
+    write(tmp_path, "dropout.md", VALID.replace("aliases:", "draft: true\naliases:"))
+    write(tmp_path, "other.md", VALID)
+    bank = {q.id: q for q in load_bank(tmp_path)}
+    assert bank["dropout"].draft is True and bank["other"].draft is False
+
+
+def test_draft_must_be_true_or_false(tmp_path):
+    write(tmp_path, "dropout.md", VALID.replace("aliases:", "draft: maybe\naliases:"))
+    assert any(re.search(r"dropout\.md:4: draft must be true or false", p) for p in problems(tmp_path))
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("con", "reserved device name"), ("nul", "reserved device name"), ("lpt1", "reserved device name"),
+    ("a" * (MAX_ID_CHARS + 1), f"keep it under {MAX_ID_CHARS}"),
+])
+def test_reserved_and_overlong_file_names_are_refused(tmp_path, name, expected):
+    write(tmp_path, f"{name}.md", VALID)
+    found = problems(tmp_path)
+    assert any("the file name is the question's id" in p and expected in p for p in found), found
+
+
+@pytest.mark.parametrize("qid", ["", "../etc/passwd", "a/b", "a\\b", "x.y", ".hidden", "_draft", "Upper", "con",
+                                 "with space", "trailing-", "new\nline", "a" * (MAX_ID_CHARS + 1), "caf\u00e9"])
+def test_id_problem_refuses_what_must_not_become_a_file_name(qid):
+    assert id_problem(qid) is not None
+
+
+def test_a_rendered_question_parses_back_to_the_same_fields(tmp_path):
+    fields = QuestionFields('Why "quote" a title: with # and a colon?', ("deep learning", "a, b"),
+                            ("x: y", "[z]", "caf\u00e9 \u2014 \U0001F600"),
+                            {k: f"{k} text\n\nsecond paragraph with --- and # not a heading" for k, _ in SECTIONS},
+                            draft=True)
+    question, raw, found = check_fields("odd-question", fields)
+    assert found == [] and question is not None
+    (tmp_path / "odd-question.md").write_bytes(raw)
+    [parsed] = load_bank(tmp_path)
+    assert fields_of(parsed) == fields
+    assert render_question(fields_of(parsed)).text.encode() == raw
+
+
+def test_form_problems_carry_the_parsers_messages_and_their_field(tmp_path):
+    fields = QuestionFields("", (), (), {"short": "ok", "explanation": "## Examples\ntext", "example": "",
+                                         "mistakes": "m", "story": "s"})
+    _, raw, found = check_fields("dropout", fields)
+    by_field: dict[str, list[str]] = {}
+    for p in found:
+        by_field.setdefault(p.field, []).append(p.message)
+    assert by_field["title"][0].startswith("missing title")
+    assert by_field["topics"][0].startswith("topics is empty")
+    assert any(m.startswith('unknown section "Examples"') for m in by_field["explanation"])
+    assert by_field["example"] == ['section "Example" is empty; write its text under the heading']
+    # the same messages ingest gives for the same file
+    write(tmp_path, "dropout.md", raw.decode())
+    from_files = problems(tmp_path)
+    for p in found:
+        assert any(f.endswith(p.message) for f in from_files), p
+
+
+def test_an_oversized_form_is_refused_as_a_whole():
+    fields = QuestionFields("Big?", ("x",), (), {k: "word " * 60_000 for k, _ in SECTIONS})
+    _, _, found = check_fields("big", fields)
+    assert [p.field for p in found] == [FORM] and "KiB limit" in found[0].message
