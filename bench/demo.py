@@ -6,10 +6,10 @@ Prints the three best section hits for ten queries (the closing figures of the s
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 
+from .stats import percentile
 from index import DEFAULT_INDEX, SearchToolError, open_index
 
 QUERIES = ["how do I detect leakage", "RF vs GBM", "story about a model that failed in production", "what is PSI",
@@ -20,8 +20,7 @@ WORDS = "model data training test feature gradient tree error drift attention le
 
 
 def _percentiles(ms: list[float]) -> str:
-    ms = sorted(ms)
-    return f"p50 {statistics.median(ms):.1f} ms, p95 {ms[int(len(ms) * 0.95) - 1]:.1f} ms"
+    return f"p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms"
 
 
 def main(argv: list[str]) -> int:

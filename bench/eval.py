@@ -152,7 +152,7 @@ class Txtai:
     def __init__(self, idx):
         from txtai import Embeddings
 
-        from ingest.build import EMBED_TEMPLATE
+        from ingest.chunking import section_text
 
         self.n = len(idx.chunk_ids)
         model_path = idx.manifest["model"].get("path")
@@ -164,7 +164,7 @@ class Txtai:
         docs = []
         for q in idx.questions:
             for s in q.sections:
-                docs.append((f"{q.id}#{s.key}", EMBED_TEMPLATE.format(title=q.title, heading=s.heading, text=s.text),
+                docs.append((f"{q.id}#{s.key}", section_text(q.title, s.heading, s.text),
                              None))
         self.embeddings.index(docs)
 
@@ -272,7 +272,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 200
 
 def calibrate_no_match(open_index, index_path: str, overrides: dict, queries: list[Query]) -> int:
     """Fit the no_close_match model on dev and choose its threshold (≤1% of dev real queries flagged). Dev only."""
-    from index.search import NO_MATCH_FEATURES, SearchConfig
+    from index.nomatch import NO_MATCH_FEATURES, probability as answer_probability
+    from index.search import SearchConfig
 
     dev = [q for q in queries if q.split == "dev"]
     idx = open_index(index_path, config=SearchConfig(**overrides))
@@ -291,8 +292,7 @@ def calibrate_no_match(open_index, index_path: str, overrides: dict, queries: li
         threshold = calibrate(list(loo[y == 1]), list(loo[y == 0]))
         loo_off, loo_real = float((loo[y == 0] < threshold).mean()), float((loo[y == 1] < threshold).mean())
         weights, bias = fit_logistic(x, y, l2)
-        idx.config = SearchConfig(**{**overrides, "no_match_weights": tuple(weights), "no_match_bias": bias})
-        probs = np.array([idx.answer_probability(f) for f in x])
+        probs = np.array([answer_probability(tuple(weights), bias, f) for f in x])
         print(f"l2 {l2:>5}: threshold {threshold:.4f} (from held-out probabilities) flags {loo_off:.0%} of dev "
               f"off-topic and {loo_real:.1%} of dev real left out; fitted on all dev: "
               f"{float((probs[y == 0] < threshold).mean()):.0%} and {float((probs[y == 1] < threshold).mean()):.1%}")

@@ -10,21 +10,24 @@ and prints the top sections. No lexical leg, no fusion, no cache: the baseline t
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script (`python bench/plain.py`): the index format's readers are in ROOT
+    sys.path.insert(0, str(ROOT))
 
 
 def section_texts(index_dir: Path) -> tuple[list[str], list[str], Path]:
-    """(chunk ids, section texts, live version folder) of an index folder, in row order."""
-    version = index_dir / (index_dir / "CURRENT").read_text().strip()
-    questions = json.loads((version / "questions.json").read_text(encoding="utf-8"))
-    text = {f"{q['id']}#{s['key']}": s["text"] for q in questions for s in q["sections"]}
-    ids = [c["id"] for c in json.loads((version / "chunks.json").read_text(encoding="utf-8"))]
+    """(chunk ids, section texts, live version folder) of an index folder, in row order, read through the
+    index format's own readers."""
+    from index import format, store
+
+    version = store.current_version(index_dir)
+    text = {f"{q.id}#{s.key}": s.text for q in format.read_questions(version) for s in q.sections}
+    ids = [c.id for c in format.read_chunks(version)]
     return ids, [text[i] for i in ids], version
 
 
@@ -33,12 +36,13 @@ class PlainSearch:
 
     def __init__(self, index_dir: Path, model_path: str):
         import faiss
-        import numpy as np
         from sentence_transformers import SentenceTransformer
+
+        from index import format
 
         self.ids, self.texts, version = section_texts(index_dir)
         self.model = SentenceTransformer(model_path, device="cpu")
-        vectors = np.load(version / "vectors.npy", allow_pickle=False)
+        vectors = format.read_vectors(version, "sections")
         self.index = faiss.IndexFlatIP(vectors.shape[1])
         self.index.add(vectors)
 

@@ -33,7 +33,7 @@ with would you your yours yourself yourselves s t don doesn isn aren wasn weren
 
 
 def _bm25s():
-    """bm25s, imported without two dependencies this code never uses (they cost ~0.4-0.7 s per process here).
+    """bm25s, imported without two slow dependencies this code never uses (their cost: BENCHMARKS.md).
 
     At import, bm25s loads tqdm for progress bars (tqdm reads package metadata; we never show
     bars) and scipy.sparse to assemble its matrix (we ask for its NumPy builder instead, which

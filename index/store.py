@@ -1,7 +1,7 @@
 """The index folder: its layout, its manifest, atomic publishing and verified loading.
 
     <index>/CURRENT            name of the live version (one line), switched with one os.replace
-    <index>/v-<stamp>/         one complete version: manifest.json + the files it lists with their SHA-256
+    <index>/v-<stamp>/         one complete version: its manifest + the files it lists with their SHA-256 (format.py)
     <index>/models/<sha>/      ONNX export of the embedding weights (shared by versions, hash in the manifest)
     <index>/.lock              held by a writer while it builds
 
@@ -25,10 +25,8 @@ from typing import Callable
 
 from .atomic import fsync_dir as _fsync_dir, fsync_tree as _fsync_tree
 from .errors import IndexDamaged, IndexMissing, IndexStale, SearchToolError
+from .format import CURRENT, FORMAT_VERSION, MANIFEST
 
-FORMAT_VERSION = 2  # 2: sentence, name and related fields (sentence_chunks.npy, name_questions.npy, related.npy)
-MANIFEST = "manifest.json"
-CURRENT = "CURRENT"
 _VERSION_NAME = re.compile(r"^v-[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$")
 # Content files larger than this are rejected by ingest (a question is a few kilobytes).
 MAX_CONTENT_BYTES = 256 * 1024

@@ -4,32 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from index import store, vectors as vec
+from index import format, store
 from index.errors import SearchToolError
-from index.lexical import Analyzer, LexicalIndex
+from index.lexical import Analyzer
+from index.model import Question, Section
+from index.rows import mean_rows
 
-from .content import SECTIONS, ParsedQuestion, load_bank
+from .chunking import Chunk, chunk, chunking_config, names, sentences, title_text
+from .content import ParsedQuestion, load_bank
 
-EMBED_TEMPLATE = "{title}\n{heading}: {text}"  # what a section's vector is computed from
-TITLE_TEMPLATE = "{title}\nAlso called: {aliases}"  # what a question's title vector is computed from
-# A section is also embedded sentence by sentence: all-MiniLM-L6-v2 is a sentence model, and one vector for a
-# 150-250 word section blurs the one sentence a paraphrase is about. Split after . ! ? before a capital or digit.
-SENTENCE_SPLIT = r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])"
-
-
-@dataclass(frozen=True)
-class Chunk:
-    id: str  # "<question id>#<section key>"
-    question_id: str
-    section: str
-    embed_text: str
+__all__ = ["BuildReport", "Chunk", "build", "chunk", "names", "sentences", "title_text"]
+# the manifest's embedding keys per field, and the dense field (format.VECTOR_FILES) each key list belongs to
+KEYED_FIELDS = {"chunks": "sections", "titles": "titles", "sentences": "sentences", "names": "names"}
 
 
 @dataclass(frozen=True)
@@ -49,26 +41,13 @@ class BuildReport:
                 f"{self.seconds:.1f} s; {state}")
 
 
-def chunk(question: ParsedQuestion) -> list[Chunk]:
-    """One chunk per section, id from content: `feature-leakage#mistakes`."""
-    return [Chunk(f"{question.id}#{s.key}", question.id, s.key,
-                  EMBED_TEMPLATE.format(title=question.title, heading=s.heading, text=s.text))
-            for s in question.sections]
+def _question(q: ParsedQuestion) -> Question:
+    return Question(q.id, q.title, q.topics, q.aliases, q.path,
+                    tuple(Section(s.key, s.heading, s.text) for s in q.sections))
 
 
-def sentences(question: ParsedQuestion) -> list[tuple[str, str]]:
-    """(chunk id, sentence) for every sentence of every section, in chunk order."""
-    return [(f"{question.id}#{s.key}", text) for s in question.sections
-            for text in (t.strip() for t in re.split(SENTENCE_SPLIT, s.text)) if text]
-
-
-def names(question: ParsedQuestion) -> list[str]:
-    """The names a question goes by, each embedded alone: its title and every alias."""
-    return list(dict.fromkeys([question.title, *question.aliases]))
-
-
-def title_text(question: ParsedQuestion) -> str:
-    return TITLE_TEMPLATE.format(title=question.title, aliases=", ".join(question.aliases) or "-")
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _key(weights_sha256: str, text: str) -> str:
@@ -85,53 +64,11 @@ def _previous_vectors(index_dir: Path, weights_sha256: str) -> tuple[dict | None
             return manifest, {}
         keys = manifest["embedding_keys"]
         out = {}
-        for name, field in (("vectors.npy", "chunks"), ("titles.npy", "titles"), ("sentences.npy", "sentences"),
-                            ("names.npy", "names")):
-            arr = np.load(version / name, allow_pickle=False)
-            out.update(zip(keys[field], arr))
+        for key_field, field in KEYED_FIELDS.items():
+            out.update(zip(keys[key_field], format.read_vectors(version, field)))
         return manifest, out
     except (SearchToolError, KeyError, ValueError, OSError):
         return None, {}
-
-
-def write_dense_fields(folder: Path, sentence_vectors: np.ndarray, sentence_chunks: np.ndarray,
-                       name_questions: np.ndarray, chunk_questions: np.ndarray, n_questions: int) -> None:
-    """The search's row maps and related.npy, beside the vector files: sentence_chunks.npy (each sentence's chunk
-    row), name_questions.npy (each name's question row) and related.npy (each question's mean sentence vector,
-    what related questions compare), so a large bank loads them without parsing the JSON lists or reading every
-    sentence vector."""
-    np.save(folder / "sentence_chunks.npy", sentence_chunks, allow_pickle=False)
-    np.save(folder / "name_questions.npy", name_questions, allow_pickle=False)
-    np.save(folder / "related.npy", vec.mean_rows(sentence_vectors, chunk_questions[sentence_chunks], n_questions),
-            allow_pickle=False)
-
-
-def build_field_indexes(folder: Path, fields: dict[str, np.ndarray]) -> dict[str, dict]:
-    """A FAISS index `<field>.faiss` for each dense field larger than vectors.EXACT_MAX rows (related's from
-    related.npy), with PQ codes above the field's vectors.PQ_ABOVE rows; the specs for the manifest's
-    "dense_fields"."""
-    fields = {**fields, "related": np.load(folder / "related.npy", mmap_mode="r", allow_pickle=False)}
-    specs = {}
-    for name in vec.INDEXED_FIELDS:
-        index, spec = vec.build_field(fields[name], pq_above=vec.PQ_ABOVE.get(name))
-        if index is not None:
-            vec.write(index, folder / f"{name}.faiss")
-            del index
-        specs[name] = spec
-    return specs
-
-
-def write_codes(folder: Path, chunk_questions: np.ndarray, sentence_chunks: np.ndarray, name_questions: np.ndarray,
-                n_questions: int) -> dict | None:
-    """Above vectors.CODES_ABOVE chunks: the question-major 8-bit codes that score a large bank's candidates
-    (vectors.write_question_codes), from the float files just written; their manifest entry, or None."""
-    if len(chunk_questions) <= vec.CODES_ABOVE:
-        return None
-    files = {"sections": "vectors", "sentences": "sentences", "names": "names"}
-    arrays = {f: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for f, name in files.items()}
-    return vec.write_question_codes(folder, arrays, np.asarray(chunk_questions, dtype=np.int64),
-                                    np.asarray(sentence_chunks, dtype=np.int64),
-                                    np.asarray(name_questions, dtype=np.int64), n_questions)
 
 
 class _ModelEmbedder:
@@ -185,13 +122,9 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         model_info = {"name": embedder.name, "source": embedder.name, "weights_sha256": embedder.weights_sha256}
         encoder = embedder
     analyzer = Analyzer()
-    config = {
-        "chunking": {"sections": [list(s) for s in SECTIONS], "embed_template": EMBED_TEMPLATE,
-                     "title_template": TITLE_TEMPLATE, "sentence_split": SENTENCE_SPLIT},
-        "lexical": analyzer.config(),
-    }
+    config = {"chunking": chunking_config(), "lexical": analyzer.config()}
     sources = {q.path: q.sha256 for q in questions}
-    inputs = hashlib.sha256(json.dumps([model_info, config, sources, store.FORMAT_VERSION],
+    inputs = hashlib.sha256(json.dumps([model_info, config, sources, format.FORMAT_VERSION],
                                        sort_keys=True).encode()).hexdigest()
 
     with store.writer_lock(index_dir):
@@ -222,7 +155,7 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         dimension = int(section_vectors.shape[1])
         question_row = {q.id: i for i, q in enumerate(questions)}
         chunk_questions = np.array([question_row[c.question_id] for c in chunks], dtype=np.int64)
-        question_vectors = vec.mean_rows(section_vectors, chunk_questions, len(questions))
+        question_vectors = mean_rows(section_vectors, chunk_questions, len(questions))
 
         if source is not None:
             model_info["max_seq_length"] = 256
@@ -244,46 +177,24 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
             model_info["onnx"] = None
         model_info["dimension"] = dimension
 
+        chunk_row = {c.id: i for i, c in enumerate(chunks)}
+        contents = format.VersionContents(
+            questions=[_question(q) for q in questions],
+            chunks=[format.ChunkRecord(c.id, c.question_id, c.section, _sha256(c.embed_text)) for c in chunks],
+            section_vectors=section_vectors, title_vectors=title_vectors, question_vectors=question_vectors,
+            sentence_vectors=sentence_vectors, name_vectors=name_vectors,
+            sentence_chunks=np.array([chunk_row[cid] for cid, _ in sentence_rows], dtype=np.int32),
+            name_questions=np.array([question_row[qid] for qid, _ in name_rows], dtype=np.int32),
+            analyzer=analyzer)
+
         def write(folder: Path) -> dict:
-            (folder / "questions.json").write_text(json.dumps([{
-                "id": q.id, "title": q.title, "topics": list(q.topics), "aliases": list(q.aliases), "path": q.path,
-                "sections": [{"key": s.key, "heading": s.heading, "text": s.text} for s in q.sections],
-            } for q in questions], ensure_ascii=False, indent=1), encoding="utf-8")
-            (folder / "chunks.json").write_text(json.dumps([{
-                "id": c.id, "question": c.question_id, "section": c.section,
-                "text_sha256": hashlib.sha256(c.embed_text.encode("utf-8")).hexdigest(),
-            } for c in chunks], indent=1), encoding="utf-8")
-            np.save(folder / "vectors.npy", section_vectors, allow_pickle=False)
-            np.save(folder / "titles.npy", title_vectors, allow_pickle=False)
-            np.save(folder / "questions.npy", question_vectors, allow_pickle=False)
-            np.save(folder / "sentences.npy", sentence_vectors, allow_pickle=False)
-            np.save(folder / "names.npy", name_vectors, allow_pickle=False)
-            chunk_row = {c.id: i for i, c in enumerate(chunks)}
-            sentence_chunks = np.array([chunk_row[cid] for cid, _ in sentence_rows], dtype=np.int32)
-            name_questions = np.array([question_row[qid] for qid, _ in name_rows], dtype=np.int32)
-            write_dense_fields(folder, sentence_vectors, sentence_chunks, name_questions, chunk_questions,
-                               len(questions))
-            store._checkpoint("vectors-written")
-            faiss_index, faiss_spec = vec.build(section_vectors)
-            vec.write(faiss_index, folder / "sections.faiss")
-            dense_fields = build_field_indexes(folder, {"sentences": sentence_vectors, "titles": title_vectors})
-            codes = write_codes(folder, chunk_questions, sentence_chunks, name_questions, len(questions))
-            store._checkpoint("faiss-written")
-            # one document per chunk, in chunk order (chunk() follows q.sections)
-            LexicalIndex.build(analyzer, [s.text for q in questions for s in q.sections]).save(
-                folder / "lexical" / "sections")
-            LexicalIndex.build(analyzer, [" ".join([q.title, *q.aliases, *q.topics]) for q in questions]).save(
-                folder / "lexical" / "titles")
-            store._checkpoint("lexical-written")
+            written = format.write_version(folder, contents, checkpoint=lambda step: store._checkpoint(step))
             return {
                 **config,
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "model": model_info,
-                "faiss": faiss_spec,
-                "dense_fields": dense_fields,
-                "codes": codes,
-                "counts": {"questions": len(questions), "chunks": len(chunks)},
-                "chunks": {c.id: hashlib.sha256(c.embed_text.encode("utf-8")).hexdigest() for c in chunks},
+                **written,
+                "chunks": {c.id: _sha256(c.embed_text) for c in chunks},
                 "embedding_keys": {"chunks": chunk_keys, "titles": title_keys, "sentences": sentence_keys,
                                    "names": name_keys},
                 "sources": sources,

@@ -9,7 +9,8 @@ import pytest
 
 from index import IndexDamaged, IndexMissing, IndexStale, open_index, store
 from index.errors import ContentErrors
-from ingest.build import build, chunk
+from ingest.build import build
+from ingest.chunking import chunk
 from ingest.content import load_bank
 
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from index import vectors as vec
+from index import ann, codes, format, rows as row_io
+from index.vectors import DenseField
 
 
 def unit_rows(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
@@ -12,24 +13,24 @@ def unit_rows(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
 
 
 def test_small_bank_gets_an_exact_index():
-    index, spec = vec.build(unit_rows(50))
+    index, spec = ann.build(unit_rows(50))
     assert spec["type"] == "flat"
     assert index.ntotal == 50
 
 
 def test_large_bank_gets_ivf_with_parameters_in_the_spec(tmp_path):
     x = unit_rows(3000)
-    index, spec = vec.build(x, exact_max=1000)
+    index, spec = ann.build(x, exact_max=1000)
     assert spec["type"] == "ivf_sq8"
-    assert spec["nlist"] == vec.ivf_lists(3000)
-    assert spec["nprobe"] == min(spec["nlist"], max(vec.IVF_MIN_PROBES, spec["nlist"] // vec.IVF_PROBE_SHARE))
+    assert spec["nlist"] == ann.ivf_lists(3000)
+    assert spec["nprobe"] == min(spec["nlist"], max(ann.IVF_MIN_PROBES, spec["nlist"] // ann.IVF_PROBE_SHARE))
     assert spec["nprobe"] < spec["nlist"]  # approximate: not every list is scanned
-    vec.write(index, tmp_path / "s.faiss")
-    loaded = vec.read(tmp_path / "s.faiss", spec)
+    ann.write(index, tmp_path / "s.faiss")
+    loaded = ann.read(tmp_path / "s.faiss", spec)
     assert loaded.ntotal == 3000 and loaded.nprobe == spec["nprobe"]
     # every row finds itself first (its own vector is the best inner product)
     for row in (0, 1234, 2999):
-        _, rows = vec.search(loaded, x[row], 5)
+        _, rows = ann.search(loaded, x[row], 5)
         assert rows[0] == row
 
 
@@ -44,20 +45,20 @@ def test_ivf_recall_against_exact_search():
     # data with neighbourhoods, like real embeddings (uniform random vectors have none)
     x = clustered_rows(4000, seed=1)
     queries = clustered_rows(30, seed=2)
-    index, _ = vec.build(x, exact_max=1000)
+    index, _ = ann.build(x, exact_max=1000)
     exact = np.argsort(-(queries @ x.T), axis=1)[:, :10]
-    found = [vec.search(index, q, 10)[1] for q in queries]
+    found = [ann.search(index, q, 10)[1] for q in queries]
     recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)])
     assert recall >= 0.9
 
 
 @pytest.mark.parametrize("n, exact_max", [(40, 1000), (3000, 1000)])
 def test_k_larger_than_the_bank_or_filter_never_returns_padding(n, exact_max):
-    index, _ = vec.build(unit_rows(n), exact_max=exact_max)
-    scores, rows = vec.search(index, unit_rows(1, seed=9)[0], 10_000)
+    index, _ = ann.build(unit_rows(n), exact_max=exact_max)
+    scores, rows = ann.search(index, unit_rows(1, seed=9)[0], 10_000)
     assert len(rows) == n and (rows >= 0).all() and len(scores) == len(rows)
     allowed = np.array([3, 17, 29])
-    scores, rows = vec.search(index, unit_rows(1, seed=9)[0], 50, allowed)
+    scores, rows = ann.search(index, unit_rows(1, seed=9)[0], 50, allowed)
     assert sorted(rows.tolist()) == [3, 17, 29]
     assert np.all(np.diff(scores) <= 1e-6)  # best first
 
@@ -65,38 +66,38 @@ def test_k_larger_than_the_bank_or_filter_never_returns_padding(n, exact_max):
 @pytest.mark.parametrize("n, exact_max", [(200, 1000), (3000, 1000)])
 def test_filter_keeps_only_allowed_rows(n, exact_max):
     x = unit_rows(n)
-    index, _ = vec.build(x, exact_max=exact_max)
+    index, _ = ann.build(x, exact_max=exact_max)
     allowed = np.arange(1, n, 7)
-    _, rows = vec.search(index, x[0], 20, allowed)
+    _, rows = ann.search(index, x[0], 20, allowed)
     assert len(rows) == 20 and set(rows.tolist()) <= set(allowed.tolist())
     # row 0 itself is excluded by the filter even though it is the best match
     assert 0 not in rows
 
 
 def test_empty_filter_returns_nothing():
-    index, _ = vec.build(unit_rows(10))
-    scores, rows = vec.search(index, unit_rows(1)[0], 5, np.array([], dtype=np.int64))
+    index, _ = ann.build(unit_rows(10))
+    scores, rows = ann.search(index, unit_rows(1)[0], 5, np.array([], dtype=np.int64))
     assert len(scores) == 0 and len(rows) == 0
 
 
 def test_ivf_lists_grow_with_the_bank():
-    assert vec.ivf_lists(1_000_000) == 1024
-    assert vec.ivf_lists(100_000) == 256
-    assert vec.ivf_lists(10) == 16
+    assert ann.ivf_lists(1_000_000) == 1024
+    assert ann.ivf_lists(100_000) == 256
+    assert ann.ivf_lists(10) == 16
 
 
 # ---------------------------------------------------------------------------- the search's dense fields
 def test_a_field_gets_an_index_only_above_the_threshold():
-    index, spec = vec.build_field(unit_rows(50), exact_max=100)
+    index, spec = ann.build_field(unit_rows(50), exact_max=100)
     assert index is None and spec == {"type": "exact"}
-    index, spec = vec.build_field(clustered_rows(3000, seed=3), exact_max=1000)
+    index, spec = ann.build_field(clustered_rows(3000, seed=3), exact_max=1000)
     assert spec["type"] == "ivf_sq8" and index.ntotal == 3000
 
 
 def test_exact_field_ranks_like_a_full_sort_and_scores_like_a_product():
     x = unit_rows(500)
     q = unit_rows(1, seed=4)[0]
-    found = vec.DenseField(x).query(q)
+    found = DenseField(x).query(q)
     np.testing.assert_array_equal(found.top(20), np.argsort(-(x @ q), kind="stable")[:20])
     mask = np.zeros(500, dtype=bool)
     mask[::3] = True
@@ -108,8 +109,8 @@ def test_exact_field_ranks_like_a_full_sort_and_scores_like_a_product():
 def test_indexed_field_finds_the_exact_neighbours_and_scores_them_exactly():
     x = clustered_rows(4000, seed=5)
     queries = clustered_rows(20, seed=6)
-    index, _ = vec.build_field(x, exact_max=1000)
-    field = vec.DenseField(x, index)
+    index, _ = ann.build_field(x, exact_max=1000)
+    field = DenseField(x, index)
     recall = []
     for q in queries:
         found = field.query(q)
@@ -127,7 +128,7 @@ def test_indexed_field_finds_the_exact_neighbours_and_scores_them_exactly():
 def test_mean_rows_is_each_owners_normalized_mean():
     x = unit_rows(6)
     owner = np.array([0, 0, 1, 2, 2, 2])
-    out = vec.mean_rows(x, owner, 3)
+    out = row_io.mean_rows(x, owner, 3)
     for k in range(3):
         m = x[owner == k].mean(axis=0)
         np.testing.assert_allclose(out[k], m / np.linalg.norm(m), rtol=1e-5, atol=1e-6)
@@ -141,10 +142,10 @@ def test_search_with_indexed_fields_answers_like_the_exact_search(fake_index, mo
     folder, content, embedder = fake_index
     exact = open_index(folder, content_dir=content, embedder=embedder)
     indexed = open_index(folder, content_dir=content, embedder=embedder)
-    monkeypatch.setattr(vec, "EXACT_MAX", 0)  # cosines gathered at the candidates' rows, not one full product
+    monkeypatch.setattr(ann, "EXACT_MAX", 0)  # cosines gathered at the candidates' rows, not one full product
     for name in ("titles", "sentences", "related_field"):
         field = getattr(indexed, name)
-        setattr(indexed, name, vec.DenseField(field.vectors, vec.build(np.asarray(field.vectors))[0]))
+        setattr(indexed, name, DenseField(field.vectors, ann.build(np.asarray(field.vectors))[0]))
     for query in ("k-means clusters", "regularization penalty", "roc curve threshold", "what is overfitting"):
         a, b = exact.search(query, k=15), indexed.search(query, k=15)
         assert [h.chunk_id for h in a.hits] == [h.chunk_id for h in b.hits]
@@ -158,15 +159,15 @@ def test_a_field_above_its_pq_threshold_gets_compact_codes_and_exact_cosines(tmp
     import faiss
 
     x = clustered_rows(3000, seed=7, d=96)
-    index, spec = vec.build_field(x, exact_max=1000, pq_above=2000)
+    index, spec = ann.build_field(x, exact_max=1000, pq_above=2000)
     assert spec["type"] == "ivf_pq_fastscan" and isinstance(index, faiss.IndexIVFPQFastScan)
-    assert index.code_size == vec.IVF_PQ_BYTES  # a vector in 48 bytes (SQ8: one byte a dimension)
+    assert index.code_size == ann.IVF_PQ_BYTES  # a vector in 48 bytes (SQ8: one byte a dimension)
     allowed = np.arange(0, 3000, 3)  # a filter (sections or topics) reaches the fast-scan index too
-    assert set(vec.search(index, x[1], 20, allowed)[1].tolist()) <= set(allowed.tolist())
-    assert vec.build_field(x, exact_max=1000, pq_above=5000)[1]["type"] == "ivf_sq8"
-    vec.write(index, tmp_path / "sentences.faiss")
+    assert set(ann.search(index, x[1], 20, allowed)[1].tolist()) <= set(allowed.tolist())
+    assert ann.build_field(x, exact_max=1000, pq_above=5000)[1]["type"] == "ivf_sq8"
+    ann.write(index, tmp_path / "sentences.faiss")
     np.save(tmp_path / "sentences.npy", x, allow_pickle=False)
-    field = vec.DenseField.load(tmp_path, "sentences", spec)
+    field = format.read_field(tmp_path, "sentences", spec)
     assert faiss.extract_index_ivf(field.index).nprobe == spec["nprobe"]
     recall = []
     for q in clustered_rows(10, seed=8, d=96):
@@ -179,17 +180,17 @@ def test_a_field_above_its_pq_threshold_gets_compact_codes_and_exact_cosines(tmp
 
 @pytest.mark.parametrize("positives", [0, 5, 40, 300])
 def test_top_rows_of_a_large_array_is_the_stable_sort(monkeypatch, positives):
-    monkeypatch.setattr(vec, "EXACT_MAX", 100)  # the block-maximum path
-    monkeypatch.setattr(vec, "TOP_BLOCK", 8)
+    monkeypatch.setattr(ann, "EXACT_MAX", 100)  # the block-maximum path
+    monkeypatch.setattr(row_io, "TOP_BLOCK", 8)
     rng = np.random.default_rng(positives)
     scores = np.zeros(2003, dtype=np.float32)  # not a whole number of blocks: the last rows count too
     scores[rng.choice(2003, positives, replace=False)] = rng.integers(1, 6, positives)  # many ties
     scores[-1] = 7 if positives % 2 else scores[-1]
     for n in (1, 10, 40, 100):
-        np.testing.assert_array_equal(vec.top_rows(scores, n), np.argsort(-scores, kind="stable")[:n])
+        np.testing.assert_array_equal(row_io.top_rows(scores, n), np.argsort(-scores, kind="stable")[:n])
     dense = rng.standard_normal(2003).astype(np.float32).round(1)  # every row scored, ties among them
     for n in (1, 10, 100, 240):
-        np.testing.assert_array_equal(vec.top_rows(dense, n), np.argsort(-dense, kind="stable")[:n])
+        np.testing.assert_array_equal(row_io.top_rows(dense, n), np.argsort(-dense, kind="stable")[:n])
 
 
 def _mapped_rss_kb(path) -> int:
@@ -207,21 +208,21 @@ def _mapped_rss_kb(path) -> int:
 def test_read_rows_gives_the_rows_asked_in_order(tmp_path):
     x = unit_rows(4000, d=384)
     np.save(tmp_path / "v.npy", x, allow_pickle=False)
-    mapped = vec.load_mapped(tmp_path / "v.npy")
+    mapped = row_io.load_mapped(tmp_path / "v.npy")
     rows = np.array([3999, 0, 1, 2, 1234, 2, 17, 18, 3998])  # runs, repeats and any order
-    np.testing.assert_array_equal(vec.read_rows(mapped, rows), x[rows])
-    np.testing.assert_array_equal(vec.read_rows(mapped[10:], rows[1:4]), x[10:][rows[1:4]])  # a view: indexed
-    np.testing.assert_array_equal(vec.read_rows(x, rows), x[rows])  # in memory
-    assert vec.read_rows(mapped, np.zeros(0, dtype=np.int64)).shape == (0, 384)
+    np.testing.assert_array_equal(row_io.read_rows(mapped, rows), x[rows])
+    np.testing.assert_array_equal(row_io.read_rows(mapped[10:], rows[1:4]), x[10:][rows[1:4]])  # a view: indexed
+    np.testing.assert_array_equal(row_io.read_rows(x, rows), x[rows])  # in memory
+    assert row_io.read_rows(mapped, np.zeros(0, dtype=np.int64)).shape == (0, 384)
 
 
 def test_read_rows_ascending_rows_are_read_in_place(tmp_path):
     """The search asks for rows in ascending order: runs, gaps, the first and the last row, one row alone."""
     x = unit_rows(4000, d=384)
     np.save(tmp_path / "v.npy", x, allow_pickle=False)
-    mapped = vec.load_mapped(tmp_path / "v.npy")
+    mapped = row_io.load_mapped(tmp_path / "v.npy")
     for rows in (np.array([0, 1, 2, 3, 4, 700, 701, 1500, 3997, 3998, 3999]), np.array([2500]), np.arange(4000)):
-        got = vec.read_rows(mapped, rows)
+        got = row_io.read_rows(mapped, rows)
         assert got.dtype == np.float32 and got.flags.c_contiguous and got.flags.writeable
         np.testing.assert_array_equal(got, x[rows])
 
@@ -233,27 +234,48 @@ def test_read_rows_leaves_no_file_pages_in_the_process(tmp_path):
     x = unit_rows(4000, d=384)  # 6 MB
     np.save(tmp_path / "v.npy", x, allow_pickle=False)
     rows = np.arange(0, 4000, 40)  # 100 rows, one in every 60 KB
-    by_map = vec.load_mapped(tmp_path / "v.npy")
+    by_map = row_io.load_mapped(tmp_path / "v.npy")
     np.asarray(by_map[rows]).sum()
     assert _mapped_rss_kb(tmp_path / "v.npy") >= 100 * 4
     del by_map
-    by_pread = vec.load_mapped(tmp_path / "v.npy")
-    np.testing.assert_array_equal(vec.read_rows(by_pread, rows), x[rows])
+    by_pread = row_io.load_mapped(tmp_path / "v.npy")
+    np.testing.assert_array_equal(row_io.read_rows(by_pread, rows), x[rows])
     assert _mapped_rss_kb(tmp_path / "v.npy") == 0
 
 
-def test_a_search_runs_faiss_and_blas_on_one_thread():
-    """Two threads cost more than they save for one query on this shared machine (see vectors.one_thread)."""
-    import faiss
+def _numpy_blas_threads() -> list[int]:
     from threadpoolctl import threadpool_info
 
-    index, _ = vec.build(unit_rows(100))
-    vec.search(index, unit_rows(1, seed=3)[0], 5)
-    assert faiss.omp_get_max_threads() == 1
     blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
     # NumPy's own BLAS (the one behind the cosines); one loaded later by another package (scipy, torch) is not ours
-    numpy_blas = [lib for lib in blas if "numpy" in lib["filepath"]] or blas
-    assert numpy_blas and all(lib["num_threads"] == 1 for lib in numpy_blas)
+    return [lib["num_threads"] for lib in [lib for lib in blas if "numpy" in lib["filepath"]] or blas]
+
+
+def test_a_search_runs_faiss_and_blas_on_one_thread_and_restores_them(fake_index, monkeypatch):
+    """Two threads cost more than they save for one query (see index/threads.py), but only for the query: a build
+    started in the same process afterwards (the app's Rebuild) gets every thread back."""
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    from index import open_index
+
+    folder, content, embedder = fake_index
+    idx = open_index(folder, content_dir=content, embedder=embedder)
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        with threadpool_limits(2, user_api="blas"):
+            seen = []
+            real_search = ann.search
+            monkeypatch.setattr(ann, "search", lambda *a, **kw: seen.append(
+                (faiss.omp_get_max_threads(), _numpy_blas_threads())) or real_search(*a, **kw))
+            idx.search("what is overfitting", k=3)
+            idx.related(idx.questions[0].id, k=2)
+            assert seen and all(omp == 1 and set(blas) == {1} for omp, blas in seen)
+            assert faiss.omp_get_max_threads() == 2
+            assert set(_numpy_blas_threads()) == {2}
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def test_question_codes_score_every_row_of_a_question_from_one_block(tmp_path):
@@ -268,9 +290,9 @@ def test_question_codes_score_every_row_of_a_question_from_one_block(tmp_path):
     name_question = np.sort(name_question)
     files = {"sections": unit_rows(len(chunk_question), d=64, seed=1),
              "sentences": unit_rows(len(sentence_chunk), d=64, seed=2), "names": unit_rows(len(name_question), d=64, seed=4)}
-    spec = vec.write_question_codes(tmp_path, files, chunk_question, sentence_chunk, name_question, n_q, block=37)
+    spec = format.write_codes(tmp_path, files, chunk_question, sentence_chunk, name_question, n_q, block=37)
     assert spec["rows"] == sum(len(v) for v in files.values())
-    codes = vec.QuestionCodes.load(tmp_path, spec, chunk_question, sentence_chunk, name_question, n_q)
+    codes = format.read_codes(tmp_path, spec, chunk_question, sentence_chunk, name_question, n_q)
     assert codes.codes.dtype == np.uint8 and codes.codes.shape == (spec["rows"], 64)  # a byte a dimension
     q = unit_rows(1, d=64, seed=9)[0]
     questions = np.array([0, 7, 8, 39])
@@ -282,12 +304,12 @@ def test_question_codes_score_every_row_of_a_question_from_one_block(tmp_path):
             rows = np.flatnonzero(owner == question)
             np.testing.assert_allclose(block[codes.at[field][rows]], files[field][rows] @ q, atol=4e-3)
     with pytest.raises(ValueError):  # a layout that does not match the file is refused, not misread
-        vec.QuestionCodes.load(tmp_path, spec, chunk_question[:-5], sentence_chunk[sentence_chunk < 195],
+        format.read_codes(tmp_path, spec, chunk_question[:-5], sentence_chunk[sentence_chunk < 195],
                                name_question, n_q)
 
 
 def test_segment_max_and_top_mean_match_a_loop_over_owners():
-    from index.search import _segment_max, _top_mean
+    from index.fusion import segment_max as _segment_max, top_mean as _top_mean
 
     rng = np.random.default_rng(5)
     counts = np.array([3, 0, 1, 7, 2, 0, 4])
@@ -311,7 +333,7 @@ def test_search_of_a_bank_with_codes_answers_like_the_float_search(tmp_path, con
     from index import open_index
     from ingest.build import build
 
-    monkeypatch.setattr(vec, "CODES_ABOVE", 0)
+    monkeypatch.setattr(codes, "CODES_ABOVE", 0)
     build(content_dir, tmp_path / "index", embedder=fake_embedder)
     coded = open_index(tmp_path / "index", content_dir=content_dir, embedder=fake_embedder)
     assert coded.codes is not None and coded.manifest["codes"]["type"] == "sq8"
