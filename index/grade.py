@@ -105,8 +105,6 @@ class Grade:
         if self.misconceptions:
             parts.append(f"but repeats {len(self.misconceptions)} known mistake"
                          f"{'s' if len(self.misconceptions) != 1 else ''}")
-        if k == 0 and not self.misconceptions:
-            parts.append("the answer does not seem to address this question")
         text = ", ".join(parts) + "."
         if self.missed:
             text += " Missed: " + "; ".join(_short(p.text) for p in self.missed[:3])
@@ -161,18 +159,35 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE.split(text.replace("\n", " ")) if s.strip()]
 
 
+def _clause_spans(sentence: str) -> list[tuple[int, int]]:
+    """(start, end) of each clause of a sentence, without the joints between them or edge punctuation."""
+    spans, start = [], 0
+    for joint in list(CLAUSE.finditer(sentence)) + [None]:
+        end = joint.start() if joint else len(sentence)
+        a, b = start, end
+        while a < b and sentence[a] in " ,.":
+            a += 1
+        while b > a and sentence[b - 1] in " ,.":
+            b -= 1
+        if b > a:
+            spans.append((a, b))
+        start = joint.end() if joint else end
+    return spans
+
+
 def answer_parts(answer: str, min_words: int = 3) -> list[tuple[str, str]]:
     """The parts of an answer a point is matched against, each with the sentence it comes from: every sentence,
-    every clause, and every pair of neighbouring clauses (a claim said over a joint), in order, without repeats."""
+    every clause, and every two neighbouring clauses (a claim said over a joint), in the answer's own words,
+    in order, without repeats."""
     parts: dict[str, str] = {}
     for sentence in split_sentences(answer):
         parts.setdefault(sentence, sentence)
-        clauses = [c.strip(" ,.") for c in CLAUSE.split(sentence) if c and c.strip(" ,.")]
-        if len(clauses) > 1:
-            for clause in clauses:
-                parts.setdefault(clause, sentence)
-            for a, b in zip(clauses, clauses[1:]):
-                parts.setdefault(f"{a}, {b}", sentence)
+        spans = _clause_spans(sentence)
+        if len(spans) > 1:
+            for a, b in spans:
+                parts.setdefault(sentence[a:b], sentence)
+            for (a, _), (_, b) in zip(spans, spans[1:]):
+                parts.setdefault(sentence[a:b], sentence)
     return [(p, s) for p, s in parts.items() if len(_words(p)) >= min_words]
 
 
