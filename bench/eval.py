@@ -283,7 +283,7 @@ def calibrate_no_match(open_index, index_path: str, overrides: dict, queries: li
     for l2 in (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0):
         # Leave-one-out: every dev query, real or off-topic, scored by a model fitted without it. The threshold
         # is set on those held-out probabilities of the real queries: set on the fitted model's own (in-sample)
-        # probabilities it is optimistic (dev: 0.7% of real queries flagged in-sample, 2.1% left out).
+        # probabilities it is optimistic (docs/quality.md has the figures).
         loo = np.zeros(len(y))
         for i in range(len(y)):
             keep = np.arange(len(y)) != i

@@ -392,9 +392,9 @@ def synthetic_queries(n_queries: int) -> list[str]:
 
 def scale_search(folder: Path, n_queries: int, exact: bool) -> dict:
     """In its own process: open the synthetic index as a user would (open_index: manifest, every file's hash,
-    load), then time the whole `Index.search(q, k=10)` one query at a time. With `exact`, every dense field is
-    scanned exactly and every candidate scored with the float vectors instead (the reference for recall@10: no FAISS
-    approximation and no 8-bit codes anywhere)."""
+    load), then time the whole `Index.search(q, k=10)` one query at a time. With `exact`, the index is opened with
+    `open_index(..., exact=True)`: every dense field scanned exactly and every candidate scored with the float
+    vectors (the reference for recall@10: no FAISS approximation and no 8-bit codes anywhere)."""
     from index import open_index
 
     embedder = SyntheticQueryEmbedder()

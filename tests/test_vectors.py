@@ -309,7 +309,7 @@ def test_question_codes_score_every_row_of_a_question_from_one_block(tmp_path):
 
 
 def test_segment_max_and_top_mean_match_a_loop_over_owners():
-    from index.fusion import segment_max as _segment_max, top_mean as _top_mean
+    from index.fusion import segment_max, top_mean
 
     rng = np.random.default_rng(5)
     counts = np.array([3, 0, 1, 7, 2, 0, 4])
@@ -317,14 +317,14 @@ def test_segment_max_and_top_mean_match_a_loop_over_owners():
     values[4] = values[5]  # ties
     starts = np.cumsum(counts) - counts
     runs = [values[s:s + c].astype(np.float64) for s, c in zip(starts, counts)]
-    np.testing.assert_array_equal(_segment_max(values, counts, -1.0),
+    np.testing.assert_array_equal(segment_max(values, counts, -1.0),
                                   [max(-1.0, r.max()) if len(r) else -1.0 for r in runs])
     expected = [np.sort(r)[::-1][:3].mean() if len(r) else -1.0 for r in runs]
-    np.testing.assert_allclose(_top_mean(values, counts, 3), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(top_mean(values, counts, 3), expected, rtol=0, atol=1e-12)
     long = np.concatenate([counts, [400]])  # one owner far longer than the rest: the sort-everything path
     values = np.concatenate([values, rng.random(400).astype(np.float32)])
-    np.testing.assert_allclose(_top_mean(values, long, 3)[:-1], expected, rtol=0, atol=1e-12)
-    assert _top_mean(values, long, 3)[-1] == pytest.approx(np.sort(values[-400:].astype(np.float64))[-3:].mean())
+    np.testing.assert_allclose(top_mean(values, long, 3)[:-1], expected, rtol=0, atol=1e-12)
+    assert top_mean(values, long, 3)[-1] == pytest.approx(np.sort(values[-400:].astype(np.float64))[-3:].mean())
 
 
 def test_search_of_a_bank_with_codes_answers_like_the_float_search(tmp_path, content_dir, fake_embedder, monkeypatch):
