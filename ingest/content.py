@@ -118,7 +118,7 @@ def id_problem(qid: str) -> str | None:
     if not qid:
         return "is empty; it must be lowercase words joined by hyphens"
     if len(qid) > MAX_ID_CHARS:
-        return f"is {len(qid)} characters; keep it under {MAX_ID_CHARS}"
+        return f"is {len(qid)} characters; keep it to {MAX_ID_CHARS} at most"
     if not ID_PATTERN.fullmatch(qid):
         return "must be lowercase words joined by hyphens (letters a-z and digits only)"
     if qid in RESERVED_IDS:

@@ -160,7 +160,7 @@ def test_draft_must_be_true_or_false(tmp_path):
 
 @pytest.mark.parametrize("name, expected", [
     ("con", "reserved device name"), ("nul", "reserved device name"), ("lpt1", "reserved device name"),
-    ("a" * (MAX_ID_CHARS + 1), f"keep it under {MAX_ID_CHARS}"),
+    ("a" * (MAX_ID_CHARS + 1), f"keep it to {MAX_ID_CHARS} at most"),
 ])
 def test_reserved_and_overlong_file_names_are_refused(tmp_path, name, expected):
     write(tmp_path, f"{name}.md", VALID)
