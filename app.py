@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.lifecycle import ensure_index
+from ui.lifecycle import ensure_index, serving_index
+from ui.render import escape_md
 from ui.navigation import close_question, on_query_change
 from ui.resources import Paths
 from ui.views.browse import browse_view, map_view
@@ -25,6 +26,7 @@ from ui.views.sidebar import sidebar
 
 VIEWS = ("Search", "Browse", "Topic map", "Practice", "Revision sheet")
 SEARCH_LABEL = "Search the question bank"
+FULL_RUN = "_full_run"  # session key: set by a whole-page run, taken by the page body
 # Our own constant script (never content): focus the search box on first load unless the user is elsewhere. The
 # box may reach the page after this script (Streamlit adds elements as they arrive; a CI run under load caught it
 # missing once), so the script looks again every 50 ms for up to 10 s rather than once.
@@ -48,30 +50,43 @@ def main() -> None:
     st.set_page_config(page_title="ML interview prep", page_icon=":material/school:", layout="centered")
     paths = Paths.from_env()
     st.markdown("## ML interview prep")
+    st.session_state[FULL_RUN] = True  # read once by the page body: this run checks the index's freshness
+    page_body(paths)
+    st.html(FOCUS_SCRIPT, unsafe_allow_javascript=True)
+    sidebar(serving_index(paths), paths)
+
+
+def filters_label(headings, topics) -> str:
+    on = [*(headings or []), *(topics or [])]
+    return "Filters: " + (escape_md(", ".join(on)) if on else "all sections, all topics")
+
+
+@st.fragment
+def page_body(paths: Paths) -> None:
+    """Everything that follows the query: typing, filtering or clicking in here reruns only this part."""
     # The box comes before the index is loaded, so that on a cold start the user can already type.
     query = st.text_input(SEARCH_LABEL, key="q", live=True, bind="query-params", on_change=on_query_change,
                           placeholder="e.g. how do I detect leakage", label_visibility="collapsed",
                           icon=":material/search:")
-    st.html(FOCUS_SCRIPT, unsafe_allow_javascript=True)
-    idx = ensure_index(paths)
-    cols = st.columns(2)
+    idx = ensure_index(paths) if st.session_state.pop(FULL_RUN, False) else serving_index(paths)
     # Options are the headings (the URL reads ?section=Common+mistakes); the search takes the section keys.
     key_of = {heading: key for key, heading in idx.sections.items()}
-    headings = cols[0].multiselect("Section kinds", list(key_of), key="section", bind="query-params",
-                                   placeholder="All sections")
+    # Folded away so that on a phone the first result is on the first screen; what is on shows in the label.
+    with st.expander(filters_label(st.session_state.get("section"), st.session_state.get("topic")), key="filters"):
+        headings = st.multiselect("Section kinds", list(key_of), key="section", bind="query-params",
+                                  placeholder="All sections")
+        topics = st.multiselect("Topics", idx.topics, key="topic", bind="query-params", placeholder="All topics")
     sections = [key_of[h] for h in headings]
-    topics = cols[1].multiselect("Topics", idx.topics, key="topic", bind="query-params", placeholder="All topics")
     if "view" not in st.session_state and "view" not in st.query_params:
         st.session_state["view"] = "Search"  # a default= would clash with the callbacks that set the view
     view = st.segmented_control("View", VIEWS, required=True, key="view", bind="query-params",
                                 on_change=close_question, label_visibility="collapsed")
-    sidebar(idx, paths)
 
     open_id = st.query_params.get("open")
     if open_id:
         question_page(idx, open_id)
     elif view == "Browse":
-        browse_view(idx)
+        browse_view(idx, topics)
     elif view == "Topic map":
         map_view(idx, paths.index_dir)
     elif view == "Practice":

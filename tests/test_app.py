@@ -84,7 +84,8 @@ def texts(at) -> str:
 
 
 def card_titles(at) -> list[str]:
-    return [m.value[5:] for m in at.markdown if m.value.startswith("#### ")]
+    """The result cards' questions: each card's text is one Markdown block that starts with its title."""
+    return [m.value[5:].split("\n\n")[0] for m in at.markdown if m.value.startswith("#### ")]
 
 
 def search(at, query: str) -> AppTest:
@@ -112,11 +113,18 @@ def test_search_groups_by_question_with_badge_highlight_why_and_other_sections(a
     assert titles[0] == escape_md("What does ROC AUC measure?")
     assert len(titles) == len(set(titles)), "one card per question"
     assert any(":blue-badge[" in m.value for m in at.markdown)
-    assert any(":orange-background[AUC]" in m.value or ":orange-background[ROC AUC]" in m.value
+    assert any(":orange-background[ROC" in m.value for m in at.markdown)
+    assert any(escape_md("Why this matched: it shares the words") in m.value and "in meaning" in m.value
                for m in at.markdown)
-    assert any(c.value.startswith("Why this matched") and "meaning similarity" in c.value for c in at.caption)
-    # the matched section first, the other four one click away
-    assert len(at.expander) == 4 * len(titles)
+    # the matched section first, the other four one click away (filled only once opened)
+    more = [e for e in at.expander if e.label.startswith("The other sections")]
+    assert len(more) == len(titles)
+    assert not any(m.value.startswith("**Explanation**") for m in at.markdown)
+    at.session_state["more-roc-auc"] = True  # what opening that card's expander sets
+    at.run()
+    opened = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert sum(v.startswith(("**Explanation**", "**Example**", "**Common mistakes**", "**Production story**",
+                             "**Short answer**")) for v in opened) == 4
     assert any(c.value.startswith(f"{len(titles)} question") and "ms" in c.value for c in at.caption)
 
 
@@ -189,7 +197,10 @@ def test_no_close_match_says_so_and_offers_nearest_topics(app):
     assert topic_buttons
     topic_buttons[0].click().run()
     assert at.session_state["view"] == "Browse"
-    assert at.selectbox(key="browse_topic").value == topic_buttons[0].label
+    # Browse follows the Topics filter, which now holds that topic
+    assert at.multiselect(key="topic").value == [topic_buttons[0].label]
+    browsed = {b.key.split("-")[1] for b in at.button if b.key and b.key.startswith("browse-")}
+    assert browsed == {topic_buttons[0].label}
 
 
 def test_missing_index_gets_built_with_a_progress_bar(app, tmp_path, monkeypatch):
@@ -313,7 +324,8 @@ def test_why_matched_names_words_and_meaning():
 
     hit = Hit("a#short", "a", "A?", "short", "Short answer", "t", 1.0, 0.62, 3.1, 1, 2, ("auc", "roc"))
     line = why_matched(hit)
-    assert "auc, roc" in line and "similarity 0.62" in line and "#1 by meaning" in line and "#2 by words" in line
+    assert "auc, roc" in line and "similarity 0.62" in line and "very close in meaning" in line
+    assert "#" not in line and "by words" not in line, "plain language, not ranks"
 
 
 def test_example_queries_come_from_the_bank():

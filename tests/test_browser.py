@@ -141,7 +141,10 @@ def test_deep_link_with_a_section_filter(server, page):
     assert _query_of(page).get("section") == ["Common mistakes"]
     badges = page.locator('[data-testid="stMarkdownContainer"] span', has_text="Common mistakes")
     assert badges.count() >= 1
-    assert page.get_by_text("Short answer", exact=True).count() >= 1  # the other sections, a click away
+    # the other sections, a click away: filled when the card's expander opens
+    assert page.get_by_text("Short answer", exact=True).count() == 0
+    page.get_by_text("The other sections", exact=False).first.click()
+    page.get_by_text("Short answer", exact=True).first.wait_for(timeout=30_000)
     page.screenshot(path=ARTIFACTS / "03-deep-link-mistakes.png", full_page=True)
 
 

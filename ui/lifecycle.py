@@ -119,3 +119,13 @@ def ensure_index(paths: Paths):
     except SearchToolError as exc:
         st.error(escape_md(str(exc)))
         st.stop()
+
+
+def serving_index(paths: Paths):
+    """The live version, loaded once per process, without the freshness check that `ensure_index` does: what a
+    rerun of part of the page uses (the whole page's run checked freshness already)."""
+    try:
+        return load_index(str(paths.index_dir), store.current_version(paths.index_dir).name)
+    except SearchToolError as exc:
+        st.error(escape_md(str(exc)))
+        st.stop()

@@ -25,9 +25,15 @@ def on_query_change() -> None:
 
 
 def browse_topic(topic: str) -> None:
+    """Browse one topic: the Topics filter is set to it (Browse lists what that filter holds)."""
     st.session_state["view"] = "Browse"
-    st.session_state["browse_topic"] = topic
+    st.session_state["topic"] = [topic]
     close_question()
+
+
+def clear_filters() -> None:
+    st.session_state["section"] = []
+    st.session_state["topic"] = []
 
 
 def on_map_select() -> None:

@@ -49,22 +49,14 @@ def highlight(text: str, terms) -> str:
 
 
 def why_matched(hit) -> str:
-    """One short line saying why a hit matched, from both legs of the search (words in common, meaning)."""
-    parts = []
+    """One plain sentence saying why a hit matched: the words it shares with the query, and how close in meaning."""
     if hit.matched_terms:
         shown = ", ".join(hit.matched_terms[:6]) + ("…" if len(hit.matched_terms) > 6 else "")
-        parts.append(f"words in common: {shown}")
+        words = f"it shares the words {shown} with your search"
     else:
-        parts.append("no words in common")
-    parts.append(f"meaning similarity {hit.dense_score:.2f} (cosine)")
-    ranks = []
-    if hit.dense_rank:
-        ranks.append(f"#{hit.dense_rank} by meaning")
-    if hit.lexical_rank:
-        ranks.append(f"#{hit.lexical_rank} by words")
-    if ranks:
-        parts.append(" and ".join(ranks))
-    return "Why this matched: " + "; ".join(parts)
+        words = "it shares no words with your search"
+    closeness = "very close" if hit.dense_score >= 0.6 else "close" if hit.dense_score >= 0.4 else "loosely related"
+    return f"Why this matched: {words}, and it is {closeness} in meaning (similarity {hit.dense_score:.2f})."
 
 
 _TEMPLATES = ("what is {}", "example of {}", "common mistakes with {}", "{} in production")

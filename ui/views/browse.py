@@ -9,9 +9,13 @@ from ..render import escape_md
 from ..resources import map_points
 
 
-def browse_view(idx) -> None:
-    chosen = st.selectbox("Topic", ["All topics", *idx.topics], key="browse_topic")
-    topics = idx.topics if chosen == "All topics" else [chosen]
+def browse_view(idx, topics) -> None:
+    """Every question under each topic of the Topics filter (all topics when it is empty)."""
+    if topics:
+        st.caption("Topics from the Topics filter: " + escape_md(", ".join(topics)) + ".")
+    else:
+        st.caption("Every topic; choose some in the Topics filter to narrow the list.")
+    topics = topics or idx.topics
     for topic in topics:
         st.markdown(f"**{escape_md(topic)}**")
         for q in idx.questions:

@@ -1,4 +1,8 @@
-"""The Search view: the empty state, one card per matching question, and the no-close-match page."""
+"""The Search view: the empty state, one card per matching question, and the no-close-match page.
+
+Each card is four elements (its text in one Markdown block, a lazily filled expander with the other sections, the
+open button, and the border around them): typing reruns this view, so what it sends on every query is kept small.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import streamlit as st
 
 from index import QueryError
 
-from ..navigation import browse_topic, open_question, set_query
+from ..navigation import browse_topic, clear_filters, open_question, set_query
 from ..render import escape_md, example_queries, highlight, nearest_topics, why_matched
 from ..resources import search_timings
 
@@ -23,6 +27,18 @@ def run_search(idx, query: str, sections, topics):
     took = time.perf_counter() - started
     search_timings().append(took)
     return result, took
+
+
+def answer_outside_filters(idx, result, sections, topics):
+    """With filters on: the question that best answers the query when unfiltered, if the filters leave it out
+    (then the filtered results are only weak matches); None otherwise."""
+    if not (sections or topics) or result.no_close_match:
+        return None
+    unfiltered = idx.search(result.query, k=SEARCH_K)
+    if unfiltered.no_close_match or not unfiltered.groups:
+        return None
+    best = unfiltered.groups[0]
+    return None if any(g.question_id == best.question_id for g in result.groups) else best
 
 
 def empty_state(idx) -> None:
@@ -53,6 +69,10 @@ def search_view(idx, query: str, sections, topics) -> None:
     if result.no_close_match or not result.hits:
         no_close_match(idx, result, filtered=bool(sections or topics))
         return
+    outside = answer_outside_filters(idx, result, sections, topics)
+    if outside is not None:
+        no_close_match(idx, result, filtered=True, outside=outside)
+        return
     notes = []
     if result.corrected:
         notes.append("searched for " + ", ".join(f"“{escape_md(v)}” (you typed “{escape_md(k)}”)"
@@ -66,27 +86,42 @@ def search_view(idx, query: str, sections, topics) -> None:
         result_card(idx, group)
 
 
+def card_markdown(title: str, heading: str, text: str, terms, why: str) -> str:
+    """One result card's text as one Markdown block: the question, the matched section's badge, its text with the
+    query's words highlighted, and why it matched (all escaped)."""
+    return (f"#### {escape_md(title)}\n\n:blue-badge[:material/bookmark: {escape_md(heading)}]\n\n"
+            f"{highlight(text, terms)}\n\n:gray[:small[{escape_md(why)}]]")
+
+
 def result_card(idx, group) -> None:
     best = group.hits[0]
     terms = {t for hit in group.hits for t in hit.matched_terms}
     question = idx.question(group.question_id)
+    others = [s for s in question.sections if s.key != best.section]
     with st.container(border=True):
-        st.markdown(f"#### {escape_md(group.question)}")
-        st.badge(escape_md(best.heading), icon=":material/bookmark:", color="blue")
-        st.markdown(highlight(best.text, terms))
-        st.caption(escape_md(why_matched(best)))
-        for section in question.sections:
-            if section.key != best.section:
-                with st.expander(escape_md(section.heading)):
-                    st.markdown(highlight(section.text, terms))
+        st.markdown(card_markdown(group.question, best.heading, best.text, terms, why_matched(best)))
+        # Filled only once opened (on_change="rerun" tracks its state): collapsed, it is one element on the wire.
+        more = st.expander(escape_md("The other sections: " + ", ".join(s.heading for s in others)),
+                           key=f"more-{group.question_id}", on_change="rerun")
+        if more.open:
+            with more:
+                for section in others:
+                    st.markdown(f"**{escape_md(section.heading)}**  \n{highlight(section.text, terms)}")
         st.button("Open this question and related ones", key=f"open-{group.question_id}",
                   on_click=open_question, args=(group.question_id,), icon=":material/open_in_full:")
 
 
-def no_close_match(idx, result, filtered: bool) -> None:
+def no_close_match(idx, result, filtered: bool, outside=None) -> None:
     where = "with these filters" if filtered else "in the bank"
     st.warning(f"Nothing {where} answers “{escape_md(result.query)}” closely. The bank has "
                f"{len(idx.questions)} questions; try other words, or browse the nearest topics below.")
+    if outside is not None:
+        st.markdown(f"The closest answer is outside the filters: **{escape_md(outside.question)}**")
+        cols = st.columns(2)
+        cols[0].button("Open it", key=f"outside-{outside.question_id}", on_click=open_question,
+                       args=(outside.question_id,), icon=":material/open_in_full:")
+        cols[1].button("Search without the filters", key="clear-filters", on_click=clear_filters,
+                       icon=":material/filter_alt_off:")
     topics = nearest_topics(result) or idx.topics[:4]
     cols = st.columns(max(1, len(topics)))
     for col, topic in zip(cols, topics):

@@ -1,0 +1,415 @@
+"""The app as people type, measured at the server: `python -m bench load` (or `.venv/bin/python bench/load.py`).
+
+Three parts, each against servers started here on 127.0.0.1 (nothing else is contacted):
+1. typing: the app and a bare Streamlit page with the same search box that only echoes the query (Streamlit's own
+   floor) are served side by side; one page on each types the same queries in turn (alternated, so both see the
+   same machine), and for each query we take last key -> the end of the run that carries the final query (the
+   server's `script_finished` message, read off the page's websocket) and the server's CPU seconds (utime + stime
+   from /proc/<pid>/stat) per typed query;
+2. load: N sessions type queries into the app for a fixed time: last key -> run done and -> the expected top
+   question on screen (p50/p95/max) and every error (an exception box, a timeout, a page error);
+3. soak: more sessions for longer: errors and the server's resident memory over time.
+
+The load generator is kept off the server's CPU: this process (and so Playwright's driver and the one Chromium it
+starts, with one page per session) is pinned to CPU 0, every server to CPU 1. Results go to bench/out/load.json and,
+unless --no-write, to the "App as you type" section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):  # run as a file: make the project importable
+    sys.path.insert(0, str(ROOT))
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SEARCH_BOX = 'input[aria-label="Search the question bank"]'
+EXCEPTION = '[data-testid="stException"]'
+KEY_DELAY_MS = 60  # between keystrokes: a quick typist, well inside the box's 250 ms commit pause
+BARE_PAGE = '''import streamlit as st
+
+q = st.text_input("Search the question bank", key="q", live=True, bind="query-params",
+                  placeholder="e.g. how do I detect leakage", label_visibility="collapsed")
+st.write(q)
+'''
+QUERIES = ["how do I detect leakage", "random forest vs gradient boosting", "precision or recall for fraud",
+           "common mistakes with cross validation", "vanishing gradients", "word embeddings",
+           "model drift in production", "bias variance tradeoff", "what is regularization", "dropout",
+           "supervised vs unsupervised", "classification or regression", "learning rate too high",
+           "class imbalance metrics", "attention in transformers", "early stopping", "feature scaling",
+           "overfitting example", "roc auc for a manager", "batch normalization"]
+SECTION_BEGIN, SECTION_END = "<!-- bench load: begin -->", "<!-- bench load: end -->"
+
+
+# ---------------------------------------------------------------------------- servers
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, in seconds (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pin(cpu: int) -> None:
+    if len(os.sched_getaffinity(0)) > 1 and cpu < os.cpu_count():
+        os.sched_setaffinity(0, {cpu})
+
+
+@contextlib.contextmanager
+def serve(script: Path, env: dict, log: Path, timeout: float = 180):
+    """A Streamlit server for `script` on CPU 1; yields (url, pid)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=script.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: pin(1))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit for {script} did not start (exit {proc.poll()}); see {log}")
+            time.sleep(0.2)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ---------------------------------------------------------------------------- one session, seen on the wire
+class Wire:
+    """What one page's websocket carried: reruns asked for (with their text values) and runs finished."""
+
+    def __init__(self, page):
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self._back, self._forward = BackMsg, ForwardMsg
+        self.reruns: list[tuple[float, set[str]]] = []
+        self.finished: list[float] = []
+        self.received: list[tuple[float, int]] = []  # (time, bytes) of every message from the server
+        self.closed = 0
+        page.on("websocket", self._attach)
+
+    def _attach(self, ws) -> None:
+        ws.on("framesent", self._sent)
+        ws.on("framereceived", self._received)
+        ws.on("close", lambda _ws: setattr(self, "closed", self.closed + 1))
+
+    def _sent(self, payload) -> None:
+        if isinstance(payload, str):
+            return
+        msg = self._back.FromString(payload)
+        if msg.WhichOneof("type") == "rerun_script":
+            values = {w.string_value for w in msg.rerun_script.widget_states.widgets
+                      if w.WhichOneof("value") == "string_value"}
+            self.reruns.append((time.monotonic(), values))
+
+    def _received(self, payload) -> None:
+        if isinstance(payload, str):
+            return
+        now = time.monotonic()
+        self.received.append((now, len(payload)))
+        msg = self._forward.FromString(payload)
+        if msg.WhichOneof("type") == "script_finished" and msg.script_finished in (
+                self._forward.FINISHED_SUCCESSFULLY, self._forward.FINISHED_FRAGMENT_RUN_SUCCESSFULLY):
+            self.finished.append(now)
+
+    async def run_done(self, query: str, since: float, timeout: float) -> tuple[float, int, int]:
+        """When the first run asked for with `query` (after `since`) finished: (time, messages, bytes) received
+        from that request to the end of the run."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            asked = next((t for t, values in self.reruns if t >= since and query in values), None)
+            if asked is not None:
+                done = next((t for t in self.finished if t >= asked), None)
+                if done is not None:
+                    sent = [n for t, n in self.received if asked <= t <= done]
+                    return done, len(sent), sum(sent)
+            await asyncio.sleep(0.005)
+        raise TimeoutError(f"no finished run for {query!r} within {timeout:.0f} s")
+
+
+async def open_session(browser, url: str, errors: list, name: str, width: int = 1200):
+    context = await browser.new_context(viewport={"width": width, "height": 900})
+    page = await context.new_page()
+    wire = Wire(page)
+    page.on("pageerror", lambda exc: errors.append(f"{name}: page error: {str(exc)[:200]}"))
+    page.on("dialog", lambda d: (errors.append(f"{name}: dialog {d.message!r}"), asyncio.ensure_future(d.dismiss())))
+    await page.goto(url + "/", wait_until="domcontentloaded", timeout=120_000)
+    await page.locator(SEARCH_BOX).wait_for(timeout=180_000)
+    await page.wait_for_timeout(500)
+    return context, page, wire
+
+
+async def type_query(page, wire: Wire, query: str, timeout: float = 60) -> dict:
+    """Replace the box's text by typing `query` key by key; last key -> run done, and what the server sent."""
+    box = page.locator(SEARCH_BOX)
+    await box.click()
+    await page.keyboard.press("Control+A")
+    since = time.monotonic()
+    await page.keyboard.type(query, delay=KEY_DELAY_MS)
+    last_key = time.monotonic()
+    done, messages, size = await wire.run_done(query, since, timeout)
+    return {"last_key": last_key, "run_done_s": done - last_key, "messages": messages, "bytes": size}
+
+
+def pct(values, p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# ---------------------------------------------------------------------------- the three parts
+async def typing(browser, servers: dict[str, tuple[str, int]], rounds: int) -> dict:
+    """Each server's page types the same queries, alternating servers query by query."""
+    errors: list[str] = []
+    sessions = {name: await open_session(browser, url, errors, name) for name, (url, _) in servers.items()}
+    for name, (_, page, wire) in sessions.items():  # warm: the first search loads what the page needs
+        await type_query(page, wire, "warm up the model")
+    runs = {name: [] for name in servers}
+    cpu = {name: 0.0 for name in servers}
+    queries = [QUERIES[i % len(QUERIES)] for i in range(rounds)]
+    for i, query in enumerate(queries):
+        order = list(servers) if i % 2 == 0 else list(reversed(servers))
+        for name in order:
+            _, page, wire = sessions[name]
+            pid = servers[name][1]
+            before = cpu_seconds(pid)
+            runs[name].append(await type_query(page, wire, query))
+            await page.wait_for_timeout(700)  # let the server settle, so its CPU is this query's
+            cpu[name] += cpu_seconds(pid) - before
+    for context, _, _ in sessions.values():
+        await context.close()
+    out = {}
+    for name, rs in runs.items():
+        done = [r["run_done_s"] * 1000 for r in rs]
+        out[name] = {"queries": len(rs), "run_done_p50_ms": pct(done, 50), "run_done_p95_ms": pct(done, 95),
+                     "run_done_max_ms": max(done), "cpu_ms_per_query": cpu[name] / len(rs) * 1000,
+                     "messages_per_query": sum(r["messages"] for r in rs) / len(rs),
+                     "kb_per_query": sum(r["bytes"] for r in rs) / len(rs) / 1024}
+    out["errors"] = errors
+    return out
+
+
+async def concurrent(browser, url: str, pid: int, sessions: int, seconds: float, expected: dict[str, str],
+                     think_s: float) -> dict:
+    """`sessions` pages type into the app at once for `seconds`: latencies, errors, the server's memory."""
+    errors: list[str] = []
+    opened = await asyncio.gather(*(open_session(browser, url, errors, f"session {n}") for n in range(sessions)))
+    run_done, on_screen, rss = [], [], [(0.0, rss_mib(pid))]
+    started = time.monotonic()
+    cpu_before = cpu_seconds(pid)
+    until = started + seconds
+    count = [0]
+
+    async def user(n: int, page, wire) -> None:
+        rng = random.Random(n)
+        i = n
+        while time.monotonic() < until:
+            query = QUERIES[i % len(QUERIES)]
+            i += 1
+            try:
+                r = await type_query(page, wire, query)
+                run_done.append(r["run_done_s"])
+                await page.get_by_text(expected[query], exact=True).first.wait_for(timeout=60_000)
+                on_screen.append(time.monotonic() - r["last_key"])
+                count[0] += 1
+            except Exception as exc:  # noqa: BLE001 - a search that never came back is the finding
+                errors.append(f"session {n}, {query!r}: {type(exc).__name__}: {str(exc)[:160]}")
+            if await page.locator(EXCEPTION).count():
+                errors.append(f"session {n}, {query!r}: exception box: "
+                              f"{(await page.locator(EXCEPTION).first.inner_text())[:200]}")
+                return
+            await asyncio.sleep(think_s * (0.5 + rng.random()))
+
+    async def sample_memory() -> None:
+        while time.monotonic() < until:
+            await asyncio.sleep(min(15.0, max(1.0, seconds / 20)))
+            rss.append((time.monotonic() - started, rss_mib(pid)))
+
+    await asyncio.gather(sample_memory(), *(user(n, page, wire) for n, (_, page, wire) in enumerate(opened)))
+    cpu = cpu_seconds(pid) - cpu_before
+    errors += [f"session {n}: websocket closed" for n, (_, _, wire) in enumerate(opened) if wire.closed]
+    for context, _, _ in opened:
+        await context.close()
+    ms = lambda xs, p: None if not xs else round(pct(xs, p) * 1000)  # noqa: E731
+    return {"sessions": sessions, "seconds": round(time.monotonic() - started, 1), "searches": count[0],
+            "run_done_p50_ms": ms(run_done, 50), "run_done_p95_ms": ms(run_done, 95), "run_done_max_ms": ms(run_done, 100),
+            "results_p50_ms": ms(on_screen, 50), "results_p95_ms": ms(on_screen, 95),
+            "results_max_ms": ms(on_screen, 100), "server_cpu_s_per_search": cpu / max(1, count[0]),
+            "errors": errors, "rss_mib": [(round(t), round(m, 1)) for t, m in rss]}
+
+
+# ---------------------------------------------------------------------------- report
+def table(result: dict) -> str:
+    lines = [SECTION_BEGIN, "## App as you type (`python -m bench load`)", "",
+             f"Measured {result['when']} by `bench/load.py` on {result['cpus']} CPUs (load average "
+             f"{result['load_before']} before, {result['load_after']} after). Clients (one Chromium, one page a "
+             "session) on CPU 0, servers on CPU 1; the typing part alternates the pages query by query.", ""]
+    typing_ = result.get("typing")
+    if typing_:
+        bare = typing_["bare"]
+        lines += ["| page | typed queries | last key → run done p50 | p95 | max | server CPU per typed query "
+                  "| messages / KB per query |", "|---|---|---|---|---|---|---|"]
+        for name, r in typing_.items():
+            if name == "errors":
+                continue
+            lines.append(f"| {name} | {r['queries']} | {r['run_done_p50_ms']:.0f} ms "
+                         f"({r['run_done_p50_ms'] / bare['run_done_p50_ms']:.2f}×) | {r['run_done_p95_ms']:.0f} ms "
+                         f"| {r['run_done_max_ms']:.0f} ms | {r['cpu_ms_per_query']:.0f} ms "
+                         f"({r['cpu_ms_per_query'] / max(bare['cpu_ms_per_query'], 1e-9):.2f}×) "
+                         f"| {r['messages_per_query']:.0f} / {r['kb_per_query']:.1f} |")
+        lines += ["", "Targets: run done p50 ≤ 1.2× the bare page's, CPU per typed query ≤ 1.3× the bare page's.", ""]
+    rows = [(k, result[k]) for k in ("load", "soak") if result.get(k)]
+    if rows:
+        lines += ["| run | sessions × seconds | searches | last key → run done p50 / p95 / max "
+                  "| last key → results p50 / p95 / max | server CPU per search | errors | server RSS (MiB) first → last |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, r in rows:
+            first, last = r["rss_mib"][0][1], r["rss_mib"][-1][1]
+            lines.append(f"| {name} | {r['sessions']} × {r['seconds']:.0f} | {r['searches']} "
+                         f"| {r['run_done_p50_ms']} / {r['run_done_p95_ms']} / {r['run_done_max_ms']} ms "
+                         f"| {r['results_p50_ms']} / {r['results_p95_ms']} / {r['results_max_ms']} ms "
+                         f"| {r['server_cpu_s_per_search'] * 1000:.0f} ms | {len(r['errors'])} "
+                         f"| {first:.0f} → {last:.0f} (max {max(m for _, m in r['rss_mib']):.0f}) |")
+        lines += ["", "Targets: 8 sessions p95 ≤ 1.5 s (last key → results) and no error; 20 sessions × 5 min no "
+                  "error and memory flat. Raw figures (memory samples, every error): `bench/out/load.json`."]
+    lines.append(SECTION_END)
+    return "\n".join(lines)
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace this benchmark's own section of BENCHMARKS.md (or append it); the rest of the file is left alone."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if SECTION_BEGIN in old and SECTION_END in old:
+        head, rest = old.split(SECTION_BEGIN, 1)
+        new = head + text + rest.split(SECTION_END, 1)[1]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    path.write_text(new, encoding="utf-8")
+
+
+def expected_titles(index_dir: Path) -> dict[str, str]:
+    """The top question the library gives for each load query (what a session waits to see on screen)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from index import open_index
+
+    idx = open_index(index_dir, check_stale=False)
+    return {q: idx.search(q, k=20).groups[0].question for q in QUERIES}
+
+
+async def run(args, work: Path) -> dict:
+    from playwright.async_api import async_playwright
+
+    index_dir = Path(args.index).resolve()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", MLPREP_INDEX=str(index_dir), MLPREP_CONTENT=str(Path(args.content).resolve()),
+               MLPREP_PRACTICE=str(work / "practice.json"))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    bare = work / "bare" / "bare_page.py"
+    bare.parent.mkdir()
+    bare.write_text(BARE_PAGE, encoding="utf-8")
+    apps = {"bare": bare, **{name: Path(p).resolve() for name, p in args.app}}
+    result: dict = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+                    "load_before": round(os.getloadavg()[0], 1)}
+    expected = expected_titles(index_dir) if not args.typing_only else {}
+    with contextlib.ExitStack() as stack:
+        servers = {name: stack.enter_context(serve(path, env, work / f"{name}.log")) for name, path in apps.items()}
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                if args.rounds:
+                    result["typing"] = await typing(browser, servers, args.rounds)
+                    print(json.dumps(result["typing"], indent=1), flush=True)
+                if not args.typing_only:
+                    url, pid = servers[next(n for n in apps if n != "bare")]
+                    if args.sessions:
+                        result["load"] = await concurrent(browser, url, pid, args.sessions, args.seconds, expected,
+                                                          args.think)
+                        print(json.dumps(result["load"], indent=1), flush=True)
+                    if args.soak_sessions:
+                        result["soak"] = await concurrent(browser, url, pid, args.soak_sessions, args.soak_seconds,
+                                                          expected, args.think)
+                        print(json.dumps(result["soak"], indent=1), flush=True)
+            finally:
+                await browser.close()
+    result["load_after"] = round(os.getloadavg()[0], 1)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", default=os.environ.get("MLPREP_INDEX") or ROOT / "build" / "index")
+    parser.add_argument("--content", default=os.environ.get("MLPREP_CONTENT") or ROOT / "content")
+    parser.add_argument("--app", nargs=2, action="append", metavar=("NAME", "PATH"),
+                        help="a page to measure (repeatable; default: app app.py); each is compared with the bare page")
+    parser.add_argument("--rounds", type=int, default=30, help="typed queries per page in the typing part (0: skip)")
+    parser.add_argument("--sessions", type=int, default=8, help="concurrent sessions in the load part (0: skip)")
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--soak-sessions", type=int, default=20, help="sessions in the soak part (0: skip)")
+    parser.add_argument("--soak-seconds", type=float, default=300)
+    parser.add_argument("--think", type=float, default=1.0, help="mean pause between one session's queries (s)")
+    parser.add_argument("--typing-only", action="store_true", help="only the typing part")
+    parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
+    args = parser.parse_args(argv)
+    args.app = args.app or [("app", str(ROOT / "app.py"))]
+    if not CHROMIUM.exists():
+        print("bench load: Debian's chromium is needed at /usr/bin/chromium (apt-get install -y chromium)",
+              file=sys.stderr)
+        return 1
+    if not (Path(args.index) / "CURRENT").exists():
+        print(f"bench load: no index at {args.index}; build it first with `make index` or pass --index",
+              file=sys.stderr)
+        return 1
+    pin(0)  # this process, Playwright's driver and Chromium: off the servers' CPU
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        result = asyncio.run(run(args, Path(tmp)))
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "load.json").write_text(json.dumps(result, indent=1))
+    text = table(result)
+    print(text)
+    if not args.no_write:
+        write_section(ROOT / "BENCHMARKS.md", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
