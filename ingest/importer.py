@@ -22,6 +22,7 @@ from index.errors import ContentError, ContentErrors, SearchToolError
 from index.store import content_files
 
 from .content import FORM, SECTIONS, QuestionFields, check_fields, parse_file, suggest_id
+from .edit import READONLY_ENV, read_only
 
 HEADER_LINES = 2
 FOOTER = re.compile(r"PAGE\s+\d+\s+OF\s+\d+\b.*")
@@ -57,6 +58,7 @@ class Draft:
     id: str
     fields: QuestionFields
     source: ExportLine  # its short answer, where the question starts in the export
+    raw: bytes = b""  # the file to write (empty for a question already in the bank)
 
 
 @dataclass(frozen=True)
@@ -354,26 +356,25 @@ def plan(path: Path, out_dir: Path) -> tuple[list[Draft], list[tuple[Draft, Path
             question, _ = parse_file(file, out_dir)
             if question is not None:
                 existing.setdefault(tuple(_words(s.text) for s in question.sections), file)
-        taken |= {p.stem for p in out_dir.glob("*.md")}
     drafts, known, problems = [], [], []
     for group in groups:
         title, qid, aliases = draft_title(group[0].text)
-        fields = QuestionFields(title, (IMPORT_TOPIC,), aliases,
-                                {key: x.text for (key, _), x in zip(SECTIONS, group)}, draft=True)
-        same = existing.get(tuple(_words(x.text) for x in group))
-        if same is not None:
-            known.append((Draft(qid, fields, group[0]), same))
+        lines = {key: x for (key, _), x in zip(SECTIONS, group)}
+        fields = QuestionFields(title, (IMPORT_TOPIC,), aliases, {key: x.text for key, x in lines.items()}, draft=True)
+        words = tuple(_words(x.text) for x in group)
+        if words in existing:
+            known.append((Draft(qid, fields, group[0]), existing[words]))
             continue
         base, n = qid, 2
         while qid in taken:
             qid, n = f"{base}-{n}", n + 1
         taken.add(qid)
-        _, _, field_problems = check_fields(qid, fields)
+        existing[words] = out_dir / f"{qid}.md"  # the same question twice in one export is imported once
+        _, raw, field_problems = check_fields(qid, fields)
         for p in field_problems:
-            x = group[[k for k, _ in SECTIONS].index(p.field)] if p.field in dict(SECTIONS) else group[0]
-            shown, line, page = _where_line(path, x)
+            shown, line, page = _where_line(path, lines.get(p.field, group[0]))
             problems.append(ContentError(shown, line, f"{p.message}{page}" if p.field != FORM else p.message))
-        drafts.append(Draft(qid, fields, group[0]))
+        drafts.append(Draft(qid, fields, group[0], raw))
     if problems:
         raise ContentErrors(problems)
     return drafts, known
@@ -390,8 +391,6 @@ def import_export(path: Path, out_dir: Path) -> ImportReport:
         ContentErrors: the export is incomplete or a question does not validate (file and line; nothing written).
         SearchToolError: editing is switched off (MLPREP_READONLY), or the out folder cannot be written.
     """
-    from .edit import READONLY_ENV, read_only
-
     if read_only():
         raise SearchToolError(f"editing is switched off on this server ({READONLY_ENV} is set); nothing was "
                               "written")
@@ -400,10 +399,9 @@ def import_export(path: Path, out_dir: Path) -> ImportReport:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for draft in drafts:
-        _, raw, _ = check_fields(draft.id, draft.fields)
         target = out_dir / f"{draft.id}.md"
         try:
-            atomic.create_bytes(target, raw)
+            atomic.create_bytes(target, draft.raw)
         except FileExistsError:
             raise SearchToolError(f"{target} appeared while importing (another writer?); it was left as it is. "
                                   f"Written so far: {', '.join(map(str, written)) or 'nothing'}; run the import "

@@ -208,6 +208,26 @@ def test_drafted_ids_are_unique_within_one_import(tmp_path):
     assert sorted(p.name for p in report.written) == ["overfitting-2.md", "overfitting.md"]
 
 
+def test_a_question_repeated_in_one_export_is_imported_once(tmp_path):
+    lines = seed_lines()
+    export = tmp_path / "overlap.txt"
+    export.write_text("\n".join(["header", "subheader", *lines[:10], "PAGE 1 OF 2", "header", "subheader",
+                                 *lines[5:15], "PAGE 2 OF 2"]), encoding="utf-8")
+    report = import_export(export, tmp_path / "out")
+    assert len(report.written) == 3 and len(report.already_in_bank) == 1
+
+
+def test_an_export_line_that_breaks_the_format_is_refused_at_its_line(tmp_path):
+    lines = seed_lines()
+    export = tmp_path / "heading.txt"
+    export.write_text("\n".join(["header", "subheader", *lines[:7], "## Examples", *lines[8:10]]), encoding="utf-8")
+    with pytest.raises(ContentErrors) as info:
+        import_export(export, tmp_path / "out")
+    assert {e.line for e in info.value.errors} == {10}  # the export's line, not the drafted file's
+    assert any(e.message.startswith('unknown section "Examples"') for e in info.value.errors)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_hyphenated_word_split_by_a_wrap_is_joined_whole():
     assert _join("semi-", "supervised learning") == "semi-supervised learning"
     assert _join("it is simply —", "solving") == "it is simply — solving"
