@@ -315,9 +315,12 @@ class OnnxEmbedder:
         return tokenizer
 
     def encode(self, texts: list[str], progress: bool = False, batch_size: int = 32) -> np.ndarray:
+        # batches of similar lengths: a batch is padded to its longest text, and the model's cost grows with it
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        ordered = [texts[i] for i in order]
         out = []
         for start in range(0, len(texts), batch_size):
-            batch = self.tokenizer.encode_batch(texts[start:start + batch_size])
+            batch = self.tokenizer.encode_batch(ordered[start:start + batch_size])
             ids = np.array([e.ids for e in batch], dtype=np.int64)
             mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
             feeds = {"input_ids": ids, "attention_mask": mask}
@@ -330,7 +333,9 @@ class OnnxEmbedder:
             out.append(pooled.astype(np.float32))
         if not out:
             return np.zeros((0, 0), dtype=np.float32)
-        return np.ascontiguousarray(np.vstack(out))
+        vectors = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.vstack(out)
+        return vectors
 
 
 class QueryCache:
@@ -360,12 +365,21 @@ class QueryCache:
         return vec
 
 
+SERVABLE_MODULES = ("Transformer", "Pooling", "Normalize")  # what OnnxEmbedder reproduces (it always normalizes)
+
+
 def pooling_is_mean(folder: Path) -> bool:
-    """True when the model's sentence-transformers pooling is plain mean pooling (what OnnxEmbedder does)."""
+    """True when the model is a transformer, plain mean pooling and at most a normalization (what OnnxEmbedder does).
+
+    A model with any other module (a Dense projection, say) is not servable by OnnxEmbedder.
+    """
     modules = folder / "modules.json"
     if not modules.is_file():
         return False
-    for module in json.loads(modules.read_text()):
+    listed = json.loads(modules.read_text())
+    if any(m.get("type", "").rsplit(".", 1)[-1] not in SERVABLE_MODULES for m in listed):
+        return False
+    for module in listed:
         if module.get("type", "").endswith("Pooling"):
             cfg = json.loads((folder / module["path"] / "config.json").read_text())
             return bool(cfg.get("pooling_mode_mean_tokens")) and not any(
