@@ -14,17 +14,17 @@ import threading
 
 _lock = threading.Lock()
 _active = 0  # queries inside single_thread(), in any thread
-_controller = None  # threadpoolctl's view of the BLAS libraries, taken once (taking it walks every loaded library)
-_blas_limit = None  # the BLAS limit of the queries running now, undone when the last one ends
+_blas = None  # threadpoolctl's controllers of the loaded BLAS libraries, found once (finding them walks every library)
+_blas_before: list[int] = []  # their thread counts before the queries running now, restored when the last one ends
 
 
-def _blas():
-    global _controller
-    if _controller is None:
+def _blas_libraries() -> list:
+    global _blas
+    if _blas is None:
         from threadpoolctl import ThreadpoolController
 
-        _controller = ThreadpoolController()
-    return _controller
+        _blas = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    return _blas
 
 
 @contextlib.contextmanager
@@ -36,10 +36,13 @@ def single_thread():
     """
     import faiss
 
-    global _active, _blas_limit
+    global _active, _blas_before
     with _lock:
         if _active == 0:
-            _blas_limit = _blas().limit(limits=1, user_api="blas")
+            _blas_before = [lib.get_num_threads() for lib in _blas_libraries()]
+            for lib, n in zip(_blas_libraries(), _blas_before):
+                if n != 1:
+                    lib.set_num_threads(1)
         _active += 1
     omp = faiss.omp_get_max_threads()
     if omp != 1:
@@ -52,5 +55,6 @@ def single_thread():
         with _lock:
             _active -= 1
             if _active == 0:
-                _blas_limit.restore_original_limits()
-                _blas_limit = None
+                for lib, n in zip(_blas_libraries(), _blas_before):
+                    if n != 1:
+                        lib.set_num_threads(n)
