@@ -48,6 +48,13 @@ MAX_ANSWER_CHARS = 8000  # about ten minutes of speech; a longer paste is more t
 BELIEF_VERB = re.compile(r"^(?:thinking|assuming|believing)\s+(?:that\s+)?", re.IGNORECASE)
 
 
+# what a front end shows beside the result (docs/grading.md has the measured figures behind it)
+LIMITS = ("The check compares your answer with the model answer's key points: it sees whether you make each point, "
+          "in your own words, and whether you repeat a mistake listed under Common mistakes. It cannot judge a "
+          "claim it has not seen (a wrong statement not in the bank is ignored, a right one beyond the model answer "
+          "earns nothing), how deep your reasoning goes, or your delivery. Use it as a checklist, not a mark.")
+
+
 @dataclass(frozen=True)
 class GradeConfig:
     """Thresholds of the answer check, calibrated on the dev half of bench/grading/answers.yaml."""
@@ -143,7 +150,8 @@ def report(grade: Grade, width: int = 96) -> str:
         lines.append(textwrap.fill(f"“{m.evidence}” sounds like a known mistake: {m.mistake}", width,
                                    initial_indent="  mistake ", subsequent_indent=" " * 10))
     lines += ["", f"Coverage {grade.score:.0%} ({len(grade.covered)} of {len(grade.points)} key points). "
-                  f"Suggested rating: {grade.rating}.", textwrap.fill(grade.verdict, width)]
+                  f"Suggested rating: {grade.rating}.", textwrap.fill(grade.verdict, width), "",
+              textwrap.fill(LIMITS, width)]
     return "\n".join(lines)
 
 

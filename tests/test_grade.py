@@ -97,6 +97,7 @@ def test_cli_readable_report(real_index):
     assert out.returncode == 0, out.stderr
     assert "[overfitting]" in out.stdout and "covered" in out.stdout and "missed" in out.stdout
     assert "Coverage " in out.stdout and "Read the explanation." in out.stdout
+    assert "cannot judge" in out.stdout  # what the check cannot judge is said beside every result
 
 
 @pytest.mark.model
