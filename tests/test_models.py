@@ -179,34 +179,3 @@ def test_only_transformer_mean_pooling_normalize_is_served_by_onnx(tmp_path, ext
     (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True,
                                                                      "pooling_mode_cls_token": False}))
     assert embed.pooling_is_mean(tmp_path) is servable
-
-
-def test_8bit_weights_replace_constant_matmuls_and_stay_close(tmp_path):
-    import numpy as np
-    import onnx
-    import onnxruntime as ort
-    from onnx import TensorProto, helper, numpy_helper
-
-    from ingest.onnx_export import quantize_weights
-
-    rng = np.random.default_rng(0)
-    w1, w2 = rng.normal(size=(64, 96)).astype(np.float32), rng.normal(size=(96, 8)).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w1"], ["h"], name="first"),
-         helper.make_node("Transpose", ["h"], ["h_t"], perm=[1, 0]),
-         helper.make_node("MatMul", ["h", "h_t"], ["gram"], name="no-constant-weight"),  # left alone
-         helper.make_node("MatMul", ["h", "w2"], ["y"], name="second")],
-        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 64])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 8]),
-         helper.make_tensor_value_info("gram", TensorProto.FLOAT, [None, None])],
-        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "float.onnx")
-    assert quantize_weights(tmp_path / "float.onnx", tmp_path / "w8.onnx") == 2
-    quantized = onnx.load(tmp_path / "w8.onnx")
-    assert sorted(n.op_type for n in quantized.graph.node) == ["MatMul", "MatMulNBits", "MatMulNBits", "Transpose"]
-    assert not {"w1", "w2"} & {t.name for t in quantized.graph.initializer}  # the float weights are gone
-    x = rng.normal(size=(5, 64)).astype(np.float32)
-    want, got = (ort.InferenceSession(str(tmp_path / f), providers=["CPUExecutionProvider"]).run(["y"], {"x": x})[0]
-                 for f in ("float.onnx", "w8.onnx"))
-    cos = np.sum(want * got, axis=1) / (np.linalg.norm(want, axis=1) * np.linalg.norm(got, axis=1))
-    assert cos.min() > 0.999

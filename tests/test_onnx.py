@@ -78,49 +78,45 @@ def test_cli_search_imports_no_torch(real_index):
     assert heavy == [], f"the CLI's search imported {heavy[:5]}"
 
 
-# ---------------------------------------------------------------- all-mpnet-base-v2: float export and 8-bit query model
+# ---------------------------------------------------------------- all-mpnet-base-v2 through ingest's own export
 QUERY_SAMPLE_EVERY = 4  # every 4th query of bench/queries.yaml (87 of 348); bench.models checks all of them
 
 
 @pytest.fixture(scope="module")
 def mpnet(tmp_path_factory):
-    """(float ONNX embedder, served query embedder, its manifest entry, reference embedder) for all-mpnet-base-v2."""
-    from ingest.onnx_export import FILES, ensure_onnx, export_float
+    """(served query embedder, reference embedder) for all-mpnet-base-v2, exported the way ingest does it."""
+    from ingest.onnx_export import ensure_onnx
 
     source = resolve_model("all-mpnet-base-v2")
     index_dir = tmp_path_factory.mktemp("mpnet")
     entry = ensure_onnx(index_dir, source)
-    float_dir = tmp_path_factory.mktemp("mpnet-float")
-    export_float(source.path, float_dir / FILES[0])
-    (float_dir / "tokenizer.json").write_bytes((source.path / "tokenizer.json").read_bytes())
-    max_len = SentenceTransformerEmbedder(source).max_seq_length
-    return (OnnxEmbedder(float_dir, max_len), OnnxEmbedder(index_dir / entry["folder"], max_len), entry,
-            SentenceTransformerEmbedder(source))
+    assert entry is not None, "all-mpnet-base-v2 is mean-pooled: it must get an ONNX query model"
+    reference = SentenceTransformerEmbedder(source)
+    assert reference.max_seq_length == 384
+    return OnnxEmbedder(index_dir / entry["folder"], reference.max_seq_length), reference
 
 
-def test_mpnet_float_export_equals_the_reference(mpnet):
-    float_onnx, _, _, reference = mpnet
+def test_mpnet_onnx_equals_the_reference_one_by_one_and_batched(mpnet):
+    onnx, reference = mpnet
     want = reference.encode(TEXTS)
     assert want.shape == (len(TEXTS), 768)
-    assert (cosines(np.vstack([float_onnx.encode([t]) for t in TEXTS]), want) > 0.9999).all()
-    assert (cosines(float_onnx.encode(TEXTS, batch_size=len(TEXTS)), want) > 0.9999).all()
+    assert (cosines(np.vstack([onnx.encode([t]) for t in TEXTS]), want) > 0.9999).all()
+    assert (cosines(onnx.encode(TEXTS, batch_size=len(TEXTS)), want) > 0.9999).all()
 
 
-def test_mpnet_is_served_by_the_8bit_query_model_that_keeps_the_float_top10(mpnet):
+def test_mpnet_query_path_keeps_the_reference_top10_on_eval_queries(mpnet):
     import yaml
 
     from ingest.build import chunk
     from ingest.content import load_bank
 
-    _, query_model, entry, reference = mpnet
-    assert entry["folder"].endswith("-w8b32") and entry["weights"].startswith("8-bit")
+    onnx, reference = mpnet
     sections = reference.encode([c.embed_text for q in load_bank(ROOT / "content") for c in chunk(q)])
     queries = [str(i["q"]) for i in yaml.safe_load((ROOT / "bench" / "queries.yaml").read_text(encoding="utf-8"))
                ["queries"]]
     sample = queries[::QUERY_SAMPLE_EVERY]
-    fast, exact = np.vstack([query_model.encode([q]) for q in sample]), reference.encode(sample)
-    cos = cosines(fast, exact)
-    assert cos.min() > 0.999 and cos.mean() > 0.9995, (float(cos.min()), float(cos.mean()))
+    fast, exact = np.vstack([onnx.encode([q]) for q in sample]), reference.encode(sample)
+    assert cosines(fast, exact).min() > 0.9999
     top = [np.argsort(-(sections @ v), kind="stable")[:10].tolist() for v in (fast, exact)]
     differ = [q for q, a, b in zip(sample, *top) if a != b]
     assert differ == [], f"{len(differ)} of {len(sample)} queries rank their top 10 differently: {differ[:3]}"
