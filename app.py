@@ -18,6 +18,7 @@ from ui.render import escape_md
 from ui.navigation import close_question, on_query_change
 from ui.resources import Paths
 from ui.views.browse import browse_view, map_view
+from ui.views.editor import editor_open, editor_view
 from ui.views.practice import practice_view
 from ui.views.question import question_page
 from ui.views.revision import revision_view
@@ -82,6 +83,9 @@ def page_body(paths: Paths) -> None:
     view = st.segmented_control("View", VIEWS, required=True, key="view", bind="query-params",
                                 on_change=close_question, label_visibility="collapsed")
 
+    if editor_open():  # New question / Edit, opened from the sidebar or a question's page
+        editor_view(idx, paths)
+        return
     open_id = st.query_params.get("open")
     if open_id:
         question_page(idx, open_id)

@@ -64,7 +64,8 @@ def build_index(paths: Paths, model: str | None, why: str) -> bool:
     lock = build_lock()
     if not lock.acquire(blocking=False):
         bar.empty()
-        st.info("Another session is rebuilding the index; showing the current one meanwhile.")
+        st.info("The index is being updated (after a save, or by another session); showing the current one "
+                "meanwhile.")
         return False
     # Looked up at call time (`ingest.build` the package attribute is the function, so go by the module name).
     build_folder = importlib.import_module("ingest.build").build

@@ -8,6 +8,7 @@ from index import SearchToolError
 
 from ..navigation import close_question, open_question
 from ..render import escape_md
+from .editor import edit_button
 
 
 def question_page(idx, question_id: str) -> None:
@@ -18,6 +19,7 @@ def question_page(idx, question_id: str) -> None:
         st.button("Back", on_click=close_question, icon=":material/arrow_back:")
         return
     st.button("Back", on_click=close_question, icon=":material/arrow_back:", key="back")
+    edit_button(question.id)
     st.markdown(f"### {escape_md(question.title)}")
     if question.topics:
         st.caption("Topics: " + escape_md(", ".join(question.topics)))

@@ -7,10 +7,12 @@ import streamlit as st
 from ..lifecycle import build_index, built_at, index_state, show_content_errors
 from ..render import escape_md
 from ..resources import Paths, percentile, search_timings
+from .editor import editor_sidebar
 
 
 def sidebar(idx, paths: Paths) -> None:
     with st.sidebar:
+        editor_sidebar(paths)
         st.subheader("Index")
         st.markdown(f"**Model:** {escape_md(idx.model_name)}  \n"
                     f"**Bank:** {len(idx.questions)} questions, {len(idx.chunk_ids)} sections, "
