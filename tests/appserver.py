@@ -33,7 +33,7 @@ def serve_app(index_dir: Path, content_dir: Path, practice_file: Path, log_path:
     """Start the app server and wait until it is healthy; yields (base URL, process, perf_counter at spawn)."""
     port = free_port()
     env = dict(os.environ, MLPREP_INDEX=str(index_dir), MLPREP_CONTENT=str(content_dir),
-               MLPREP_PRACTICE=str(practice_file))
+               MLPREP_PRACTICE=str(practice_file), MLPREP_DATABASE=str(practice_file.with_name("progress.db")))
     log = open(log_path, "w")
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),

@@ -1,13 +1,11 @@
 """The Streamlit page, flow by flow, with streamlit.testing.v1.AppTest on a fake-embedder index of the fixture bank,
-plus the pure helpers in ui/ (safe Markdown, practice order, revision sheet, map projection)."""
+plus the pure helpers in ui/ (safe Markdown, revision sheet, map projection). Practice: tests/test_practice_app.py."""
 
 from __future__ import annotations
 
 import functools
 import importlib
-import json
 import re
-import random
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import FakeEmbedder
 from index import open_index, store
 from index.model import Question, Section
-from ui import practice, revision, topicmap
+from ui import revision, topicmap
 from ui.render import escape_md, example_queries, highlight, why_matched
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -64,6 +62,7 @@ def app(monkeypatch, fake_index, tmp_path):
     monkeypatch.setenv("MLPREP_INDEX", str(index_dir))
     monkeypatch.setenv("MLPREP_CONTENT", str(content_dir))
     monkeypatch.setenv("MLPREP_PRACTICE", str(tmp_path / "practice.json"))
+    monkeypatch.setenv("MLPREP_DATABASE", str(tmp_path / "progress.db"))  # progress never in build/
 
     def make(**params) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=30)
@@ -162,31 +161,6 @@ def test_unknown_open_id_is_a_warning_not_a_crash(app):
     at = app(open="../../etc/passwd").run()
     assert not at.exception
     assert any("unknown question id" in w.value for w in at.warning)
-
-
-def test_practice_reveal_mark_shaky_and_the_tally_survives_a_reload(app):
-    at = app(view="Practice").run()
-    assert not at.exception
-    first = card_titles_practice(at)
-    assert not any(m.value == "**Short answer**" for m in at.markdown)
-    at.button(key="reveal").click().run()
-    assert any(m.value == "**Short answer**" for m in at.markdown)
-    assert not any(m.value == "**Production story**" for m in at.markdown)
-    at.button(key="reveal-rest").click().run()
-    assert any(m.value == "**Production story**" for m in at.markdown)
-    at.button(key="mark-shaky").click().run()
-    assert card_titles_practice(at) != first, "marking moves on to another question"
-
-    tally = json.loads(app.practice.read_text())["questions"]
-    assert [rec["last"] for rec in tally.values()] == ["shaky"]
-
-    reloaded = app(view="Practice").run()  # a new session: the tally comes from the file
-    assert card_titles_practice(reloaded) == first, "the shaky question comes back first"
-    assert any("1 shaky" in c.value for c in reloaded.caption)
-
-
-def card_titles_practice(at) -> str:
-    return next(m.value for m in at.markdown if m.value.startswith("### "))
 
 
 def test_no_close_match_says_so_and_offers_nearest_topics(app):
@@ -331,32 +305,6 @@ def test_why_matched_names_words_and_meaning():
 def test_example_queries_come_from_the_bank():
     qs = [Question("b", "B?", ("t",), ("gbm",), "b.md", ()), Question("a", "A?", ("t",), ("rf",), "a.md", ())]
     assert example_queries(qs, n=2) == ["what is rf", "example of gbm"]
-
-
-def test_next_question_shaky_first_then_unseen_then_oldest_known():
-    tally = {"a": {"last": "knew", "at": 5}, "b": {"last": "shaky", "at": 9}, "c": {"last": "shaky", "at": 3},
-             "d": {"last": "knew", "at": 1}}
-    rng = random.Random(0)
-    assert practice.next_question(["a", "b", "c", "d", "e"], tally, rng) == "c"
-    assert practice.next_question(["a", "b", "c", "d", "e"], tally, rng, exclude="c") == "b"
-    assert practice.next_question(["a", "d", "e"], tally, rng) == "e"
-    assert practice.next_question(["a", "d"], tally, rng) == "d"
-    assert practice.next_question(["a"], tally, rng, exclude="a") == "a"
-    assert practice.next_question([], tally, rng) is None
-
-
-def test_tally_store_round_trip_and_damaged_file(tmp_path):
-    path = tmp_path / "sub" / "practice.json"
-    store_ = practice.TallyStore(path)
-    assert store_.load() == {}
-    store_.mark("a", "shaky", now=1.0)
-    store_.mark("a", "knew", now=2.0)
-    assert practice.TallyStore(path).load() == {"a": {"knew": 1, "shaky": 1, "last": "knew", "at": 2.0}}
-    assert practice.summary(["a", "b"], store_.load()) == {"knew": 1, "shaky": 0, "unseen": 1}
-    with pytest.raises(ValueError):
-        store_.mark("a", "maybe")
-    path.write_text("{not json")
-    assert store_.load() == {}
 
 
 def test_revision_sheet_escapes_content_in_html_and_markdown():

@@ -228,18 +228,16 @@ def test_topic_map_point_click_opens_a_question(server, page):
     page.screenshot(path=ARTIFACTS / "08-map-click-opened.png", full_page=True)
 
 
-def test_practice_tally_survives_a_reload_and_the_revision_sheet_shows(server, page):
-    url, _ = server
-    page.goto(f"{url}/?view=Practice")
-    page.get_by_role("button", name="Reveal the short answer").click(timeout=60_000)
-    page.get_by_text("Short answer", exact=True).first.wait_for(timeout=30_000)
-    page.get_by_role("button", name="Show the rest").click()
+def test_practice_rating_survives_a_reload_and_the_revision_sheet_shows(server, page):
+    url, _ = server  # the answer check and two learners: tests/test_browser_practice.py
+    page.goto(f"{url}/?view=Practice&learner=revealer")
+    page.get_by_role("button", name="Show the model answer").click(timeout=60_000)
     page.get_by_text("Production story", exact=True).first.wait_for(timeout=30_000)
     page.screenshot(path=ARTIFACTS / "09-practice-revealed.png", full_page=True)
-    page.get_by_role("button", name="Shaky").click()
-    page.get_by_text("1 shaky", exact=False).first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Again", exact=True).click()
+    page.get_by_text("Recorded Again", exact=False).first.wait_for(timeout=30_000)
     page.reload()
-    page.get_by_text("1 shaky", exact=False).first.wait_for(timeout=60_000)
+    page.get_by_text("Weak so far", exact=False).first.wait_for(timeout=60_000)
 
     page.goto(f"{url}/?view={quote_plus('Revision sheet')}")
     page.get_by_role("button", name="Download HTML (printable)").wait_for(timeout=60_000)

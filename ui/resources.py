@@ -1,5 +1,6 @@
-"""What one server process shares between sessions: the folders it serves, the loaded index, the build lock and
-the search timings. Everything here is behind `st.cache_resource` / `st.cache_data`, so it is made once."""
+"""What one server process shares between sessions: the folders it serves, the loaded index, the build lock,
+the search timings, the answer check and the progress database. Everything here is behind `st.cache_resource` /
+`st.cache_data`, so it is made once."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 import streamlit as st
 
 from index import DEFAULT_CONTENT, DEFAULT_INDEX, open_index
+from index.grade import Grader
+from progress import open_store
 
 from . import topicmap
 
@@ -43,6 +46,20 @@ def load_index(index_dir: str, version: str):
     idx = open_index(index_dir, check_stale=False)
     idx.embed_query("warm up")  # load the query model now rather than on the first search
     return idx
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def answer_grader(index_dir: str, version: str) -> Grader:
+    """The answer check of one index version, shared by every session (it caches each question's key points)."""
+    return Grader(load_index(index_dir, version))
+
+
+@st.cache_resource(show_spinner=False)
+def progress_store(database: str, practice_file: str):
+    """(store, ImportResult): the progress database (`progress.open_store`), opened once per process, with the old
+    practice.json tally imported into it once. An error (ProgressError) is not cached: the next run tries again."""
+    store = open_store(database)
+    return store, store.import_practice_json(Path(practice_file))
 
 
 @st.cache_resource

@@ -8,6 +8,7 @@ from index import SearchToolError
 
 from ..navigation import close_question, open_question
 from ..render import escape_md
+from .answer_check import answer_box
 from .editor import edit_button
 
 
@@ -26,6 +27,9 @@ def question_page(idx, question_id: str) -> None:
     for section in question.sections:
         st.markdown(f"**{escape_md(section.heading)}**")
         st.markdown(escape_md(section.text))
+    st.divider()
+    st.markdown("**Check my answer**: type or paste what you would say, and see which key points it covers.")
+    answer_box(idx, question.id, key=f"page-{question.id}")
     st.divider()
     st.markdown("**Related questions**")
     for rel in idx.related(question.id, k=3):

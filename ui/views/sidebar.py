@@ -1,4 +1,5 @@
-"""The sidebar: what the index is, a rebuild button, the server's search times and where the tally is kept."""
+"""The sidebar: what the index is, a rebuild button, the server's search times, and practice (learner, interview
+date, where progress is kept)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import streamlit as st
 from ..lifecycle import build_index, built_at, index_state, show_content_errors
 from ..render import escape_md
 from ..resources import Paths, percentile, search_timings
+from .practice import progress_sidebar
 from .editor import editor_sidebar
 
 
@@ -32,4 +34,4 @@ def sidebar(idx, paths: Paths) -> None:
             ms = [t * 1000 for t in timings]
             st.caption(f"Server-side search time over the last {len(ms)} queries: "
                        f"p50 {percentile(ms, 50):.0f} ms, p95 {percentile(ms, 95):.0f} ms")
-        st.caption(f"Practice tally kept on this server in {escape_md(str(paths.practice_file))}")
+        progress_sidebar(paths)

@@ -1,0 +1,74 @@
+"""Check my answer: a box for the candidate's own answer (typed, or pasted from dictation), a button that grades it
+against the model answer (`index.grade`), and the result: each key point covered or missed with the words that
+cover it, the coverage figure and verdict, known mistakes repeated, what to read next, and what the check cannot
+judge. Used by the Practice view and by a question's own page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from index import SearchToolError
+from index.grade import LIMITS
+
+from .. import practice
+from ..render import escape_md
+from ..resources import answer_grader
+
+VERDICT_BOX = {"Strong": st.success, "Good": st.success, "Partial": st.warning}  # else st.error
+
+
+def answer_box(idx, question_id: str, key: str):
+    """The answer box, its button and, once checked, the result. Returns the Grade of the answer as it was last
+    checked (None before a check or after an answer that could not be checked); `key` keeps two boxes apart."""
+    st.text_area("Your answer", key=f"{key}-answer", height=140,
+                 placeholder="Say it out loud and paste the dictation here, or type it: what would you answer?")
+    st.button("Check my answer", key=f"{key}-check", type="primary", icon=":material/fact_check:",
+              on_click=check, args=(idx, question_id, key))
+    outcome = st.session_state.get(f"{key}-grade")
+    if not outcome:
+        return None
+    checked_text, grade, problem = outcome
+    if problem:
+        st.warning(escape_md(problem))
+        return None
+    if practice.clean_answer(st.session_state.get(f"{key}-answer")) != checked_text:
+        st.caption("You changed your answer since it was checked: check it again to update the result.")
+    show_grade(grade)
+    return grade
+
+
+def check(idx, question_id: str, key: str) -> None:
+    """The button's callback: grade the answer in the box, or keep the one sentence that says why it cannot be."""
+    text = practice.clean_answer(st.session_state.get(f"{key}-answer"))
+    problem = practice.answer_problem(text)
+    grade = None
+    if problem is None:
+        try:
+            grade = answer_grader(str(idx.path), idx.version.name).grade(question_id, text)
+        except SearchToolError as exc:  # QueryError (blank, too long) or UnknownQuestion: messages for a user
+            problem = str(exc)[:1].upper() + str(exc)[1:] + "."
+    st.session_state[f"{key}-grade"] = (text, grade, problem)
+
+
+def show_grade(grade) -> None:
+    """The result of a check, point by point, then the verdict, the mistakes repeated, what to read next and the
+    check's limits. Every text comes from the bank or the answer, so all of it is escaped."""
+    covered, total = len(grade.covered), len(grade.points)
+    st.markdown("**Key points of the model answer**")
+    for point in grade.points:
+        if point.covered:
+            st.markdown(f":green-badge[:material/check: covered] {escape_md(point.text)}")
+            st.caption(f"Your words: “{escape_md(point.evidence)}”")
+        else:
+            st.markdown(f":red-badge[:material/close: missed] {escape_md(point.text)}")
+    st.progress(min(1.0, max(0.0, grade.score)),
+                text=f"Coverage {grade.score:.0%}: {covered} of {total} key point{'s' if total != 1 else ''} covered")
+    label = grade.verdict.split(":", 1)[0]
+    VERDICT_BOX.get(label, st.error)(escape_md(grade.verdict))
+    for mistake in grade.misconceptions:
+        st.warning(f"“{escape_md(mistake.evidence)}” sounds like a known mistake: {escape_md(mistake.mistake)}",
+                   icon=":material/report:")
+    if grade.missed:
+        st.markdown("**Read next**: the points you missed, in the model answer's Short answer and Explanation")
+        st.markdown("\n".join(f"- {escape_md(p.text)}" for p in grade.missed))
+    st.caption(f"What the check can and cannot judge: {escape_md(LIMITS)}")
