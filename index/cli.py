@@ -1,15 +1,19 @@
 """The command line: `python -m index search …` and `python -m index related …`.
 
 Contract (other tools drive it):
-  search [--json] [--k K] [--index DIR] [QUERY...]
+  search [--json] [--k K] [--index DIR] [--strict] [QUERY...]
       With a query: readable output, or one JSON object with --json. With none: one query per
       line from stdin, each answered as soon as it is read with one flushed JSON line.
-  related [--json] [--k K] [--index DIR] [QUESTION_ID...]
+  related [--json] [--k K] [--index DIR] [--strict] [QUESTION_ID...]
       No id means every question; JSON lines {"question_id", "related": [...]}.
-  grade [--json] [--index DIR] QUESTION_ID
+  grade [--json] [--index DIR] [--strict] QUESTION_ID
       Checks the answer read from stdin against the question's key points (index/grade.py); with --json one
       object {"question_id", "score", "points": [{"text", "covered", "score", "evidence"}], ...}.
-A blank answer or query, a missing, stale or damaged index, or an unknown id: one line on stderr, exit 1 (2 for usage).
+Every JSON object carries "stale": true when the content folder changed since the build (a new draft, a
+half-written or broken file, an interrupted ingest), false otherwise. A stale index still answers, from the last
+good version, with one warning line on stderr naming the fix; --strict refuses it instead (exit 1). Freshness is
+checked once, when the command starts.
+A blank answer or query, a missing or damaged index, or an unknown id: one line on stderr, exit 1 (2 for usage).
 In pipe mode a bad line gets {"query": …, "error": …} and the next line is still answered.
 """
 
@@ -20,14 +24,16 @@ import json
 import sys
 import textwrap
 
+from . import store
 from .errors import QueryError, SearchToolError
 from .model import SearchResult
-from .search import DEFAULT_INDEX, MAX_K, open_index
+from .search import DEFAULT_INDEX, MAX_K, Index, open_index
 
 
-def result_json(result: SearchResult) -> dict:
+def result_json(result: SearchResult, stale: bool = False) -> dict:
     return {
         "query": result.query,
+        "stale": stale,
         "no_close_match": result.no_close_match,
         "section_intent": result.section_intent,
         "corrected": result.corrected,
@@ -38,6 +44,23 @@ def result_json(result: SearchResult) -> dict:
             "matched_terms": list(h.matched_terms), "topics": list(h.topics), "chunk_id": h.chunk_id,
         } for h in result.hits],
     }
+
+
+def _open(args) -> tuple[Index, bool]:
+    """The index, and whether its content changed since the build.
+
+    A changed content folder does not stop the answers: the last good version answers and one warning line on
+    stderr says what changed and how to update it. With --strict it is refused (IndexStale), as before. A
+    missing or damaged index is refused either way.
+    """
+    if args.strict:
+        return open_index(args.index), False
+    index = open_index(args.index, check_stale=False)
+    stale = store.staleness(index.path, index.manifest)
+    if stale is not None:
+        print(f"warning: {stale.warning}", file=sys.stderr)
+        sys.stderr.flush()
+    return index, stale is not None
 
 
 def _emit(obj: dict) -> None:
@@ -63,7 +86,7 @@ def _search(args, parser) -> int:
     sections = args.section or None
     topics = args.topic or None
     try:
-        index = open_index(args.index)
+        index, stale = _open(args)
     except SearchToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -73,7 +96,7 @@ def _search(args, parser) -> int:
         except SearchToolError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        _emit(result_json(result)) if args.json else _print_readable(result)
+        _emit(result_json(result, stale)) if args.json else _print_readable(result)
         return 0
     # pipe mode: answer each line as soon as it is read
     stdin = sys.stdin.buffer
@@ -83,9 +106,9 @@ def _search(args, parser) -> int:
             return 0
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         try:
-            _emit(result_json(index.search(line, k=args.k, sections=sections, topics=topics)))
+            _emit(result_json(index.search(line, k=args.k, sections=sections, topics=topics), stale))
         except QueryError as exc:
-            _emit({"query": line, "error": str(exc), "no_close_match": True, "results": []})
+            _emit({"query": line, "stale": stale, "error": str(exc), "no_close_match": True, "results": []})
         except SearchToolError as exc:  # the model or index cannot answer any line: one clear line, no traceback
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -93,7 +116,7 @@ def _search(args, parser) -> int:
 
 def _related(args, parser) -> int:
     try:
-        index = open_index(args.index)
+        index, stale = _open(args)
         ids = args.question_id or [q.id for q in index.questions]
         rows = [(qid, index.related(qid, k=args.k)) for qid in ids]
     except SearchToolError as exc:
@@ -101,7 +124,7 @@ def _related(args, parser) -> int:
         return 1
     for qid, related in rows:
         if args.json:
-            _emit({"question_id": qid, "related": [
+            _emit({"question_id": qid, "stale": stale, "related": [
                 {"question_id": r.question_id, "question": r.question, "score": round(r.score, 6)} for r in related]})
         else:
             print(f"{index.question(qid).title}  [{qid}]")
@@ -115,11 +138,12 @@ def _grade(args, parser) -> int:
 
     answer = sys.stdin.buffer.read().decode("utf-8", errors="replace")
     try:
-        result = Grader(open_index(args.index)).grade(args.question_id, answer)
+        index, stale = _open(args)
+        result = Grader(index).grade(args.question_id, answer)
     except SearchToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    _emit(result.to_json()) if args.json else print(report(result))
+    _emit({**result.to_json(), "stale": stale}) if args.json else print(report(result))
     return 0
 
 
@@ -156,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("question_id", metavar="QUESTION_ID")
     g.add_argument("--json", action="store_true", help="one JSON object")
     g.add_argument("--index", default=str(DEFAULT_INDEX), help="index folder (default: %(default)s)")
+    for command in (s, r, g):
+        command.add_argument("--strict", action="store_true",
+                             help="refuse an index older than its content (exit 1) instead of answering from it "
+                                  "with a warning")
     args = parser.parse_args(argv)
     try:
         return {"search": _search, "related": _related, "grade": _grade}[args.command](args, parser)

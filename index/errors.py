@@ -20,12 +20,32 @@ class IndexMissing(SearchToolError):
 
 
 class IndexStale(SearchToolError):
-    def __init__(self, path, changed: list[str]):
-        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-        super().__init__(f"the index at {path} is stale (content changed since it was built: {shown}); "
-                         f"rebuild it with `python -m ingest --index {path}` (or `make index`)")
+    """The content folder changed since the index was built (files added, edited, removed, or broken)."""
+
+    def __init__(self, path, changed: list[str], content_dir=None):
         self.path = path
         self.changed = changed
+        self.content_dir = content_dir
+        super().__init__(f"the index at {path} is stale (content changed since it was built: {self._shown}); "
+                         f"rebuild it with {self._fix}")
+
+    @property
+    def _shown(self) -> str:
+        changed = self.changed
+        return ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+
+    @property
+    def _fix(self) -> str:
+        content = f" --content {self.content_dir}" if self.content_dir else ""
+        return f"`python -m ingest{content} --index {self.path}` (or `make index`)"
+
+    @property
+    def warning(self) -> str:
+        """One line for a tool that answers from the last good index anyway: what changed and how to update it."""
+        n = len(self.changed)
+        where = self.content_dir or "its content folder"
+        return (f"the index at {self.path} is older than {where} ({n} file{'s' if n != 1 else ''} changed: "
+                f"{self._shown}); answers come from the last good index; run {self._fix} to update it")
 
 
 class IndexDamaged(SearchToolError):

@@ -149,18 +149,28 @@ def verify_files(version: Path, manifest: dict, index_dir: Path | None = None) -
             raise IndexDamaged(where, f"{version.name}/{rel} does not match its hash in the manifest")
 
 
-def check_fresh(index_dir: Path, manifest: dict, content_dir: Path | None) -> None:
-    """Raise IndexStale when the content folder differs from what the index was built from."""
+def staleness(index_dir: Path, manifest: dict, content_dir: Path | None = None) -> IndexStale | None:
+    """What changed in the content folder since the index was built, as the IndexStale to raise or warn with;
+    None when nothing did, or when there is no content folder to compare with.
+
+    `content_dir` defaults to the folder recorded at build. Every question file is hashed: an added draft, an
+    edited, removed, half-written or broken file all count.
+    """
     if content_dir is None:
         recorded = manifest.get("content_dir")
         content_dir = Path(recorded) if recorded else None
     if content_dir is None or not Path(content_dir).is_dir():
-        return
+        return None
     built = manifest.get("sources", {})
     now = content_fingerprint(Path(content_dir))
     changed = sorted({p for p in built.keys() | now.keys() if built.get(p) != now.get(p)})
-    if changed:
-        raise IndexStale(index_dir, changed)
+    return IndexStale(index_dir, changed, content_dir) if changed else None
+
+
+def check_fresh(index_dir: Path, manifest: dict, content_dir: Path | None) -> None:
+    """Raise IndexStale when the content folder differs from what the index was built from."""
+    if (stale := staleness(index_dir, manifest, content_dir)) is not None:
+        raise stale
 
 
 def is_fresh(index_dir: Path, content_dir: Path) -> bool:
