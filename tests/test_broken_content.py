@@ -1,5 +1,6 @@
 """Broken content: every kind in tests/broken/ is rejected with its file, its line and a fix; ingest exits
-non-zero and the served index stays byte-for-byte what it was. Markup in content is accepted and kept as text.
+non-zero and the served index stays byte-for-byte what it was, and `python -m index search` keeps answering from
+it (stale). Markup in content is accepted and kept as text.
 
 Two kinds are made here rather than committed: a file over index.store.MAX_CONTENT_BYTES, and a symlink to a
 file outside the content folder.
@@ -7,6 +8,7 @@ file outside the content folder.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,6 +22,7 @@ from conftest import FIXTURE_CONTENT, ROOT, FakeEmbedder
 from index import open_index, store
 from ingest.__main__ import main as ingest_main
 from ingest.build import build
+from test_stale_cli import FAKE_CLI, assert_stale_answer
 
 BROKEN = Path(__file__).resolve().parent / "broken"
 
@@ -109,6 +112,14 @@ def test_each_kind_is_rejected_with_file_line_and_fix(served, tmp_path, capsys, 
     assert idx.search("lasso ridge penalty", k=1).hits[0].question_id == "regularization"
 
 
+@pytest.mark.parametrize("name", [c[0] for c in CASES])
+def test_search_keeps_answering_from_the_last_good_index_with_each_kind(served, tmp_path, name):
+    content, index, before = served
+    culprit = add_broken(content, name, tmp_path / "outside")
+    assert_stale_answer(index, [culprit.relative_to(content).as_posix()])
+    assert snapshot(index) == before
+
+
 def test_the_whole_corpus_at_once_through_python_m_ingest(served, tmp_path):
     """The real command, every kind in one folder: exit 1, each file named, the index untouched."""
     content, index, before = served
@@ -124,6 +135,14 @@ def test_the_whole_corpus_at_once_through_python_m_ingest(served, tmp_path):
     assert f"\n{total} problems in the content; nothing was written, the current index is unchanged" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert snapshot(index) == before
+    # and the command line still answers from the index it left alone
+    search = subprocess.run([sys.executable, "-c", FAKE_CLI, str(ROOT), "search", "--json", "--index", str(index),
+                             "lasso ridge penalty"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert search.returncode == 0, search.stderr
+    answer = json.loads(search.stdout)
+    assert answer["stale"] is True and answer["results"][0]["question_id"] == "regularization"
+    assert search.stderr.startswith("warning: ") and f"{len(CASES) + 1} files changed" in search.stderr
+    assert len(search.stderr.strip().splitlines()) == 1
 
 
 def test_html_and_script_in_content_are_accepted_and_come_back_as_text(tmp_path):
