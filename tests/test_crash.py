@@ -1,5 +1,6 @@
 """Crash safety: ingest killed with SIGKILL at random moments and at every write step, and failures injected
-at every write step, never leave an index that does not load; the next run removes the leftovers.
+at every write step, never leave an index that does not load; the next run removes the leftovers. While killed
+ingests leave the index older than its content, `python -m index search` keeps answering from it (stale).
 
 The kills need a real process to kill, and 20+ Python start-ups would take most of a minute, so one helper
 process imports ingest once and forks a fresh child for every run (`_FORK_SERVER`). Each child rebuilds a copy
@@ -27,10 +28,12 @@ import pytest
 from conftest import FIXTURE_CONTENT, ROOT, FakeEmbedder
 from index import open_index, store
 from ingest.build import build
+from test_stale_cli import search_json
 
 STEPS = ["vectors-written", "faiss-written", "lexical-written", "files-written", "manifest-written", "synced",
          "version-renamed", "pointer-written", "switched"]
 RANDOM_KILLS = 30
+STALE_KILLS = 12
 
 # Reads one command per line: "run CONTENT INDEX [STEP]" forks a child that rebuilds INDEX from CONTENT (with
 # STEP, the child SIGKILLs itself at that write step) and answers "pid N"; "reap" waits for that child and
@@ -151,16 +154,20 @@ def versions(index: Path) -> list[str]:
     return sorted(p.name for p in index.iterdir() if p.name.startswith("v-"))
 
 
-def test_sigkill_at_random_moments_leaves_old_or_new_index(server, bank):
-    content, index = bank
-    # how long one rebuild takes here (median of three), so the kills spread over the whole of it
+def rebuild_seconds(server: ForkServer, content: Path, index: Path, first: int) -> float:
+    """How long one rebuild of a changed bank takes here (median of three), so kills can spread over all of it."""
     durations = []
     for n in range(3):
-        change(content, 100 + n)
+        change(content, first + n)
         started = time.perf_counter()
         assert server.run(content, index) == "finished"
         durations.append(time.perf_counter() - started)
-    duration = sorted(durations)[1]
+    return sorted(durations)[1]
+
+
+def test_sigkill_at_random_moments_leaves_old_or_new_index(server, bank):
+    content, index = bank
+    duration = rebuild_seconds(server, content, index, 100)
     rng = random.Random(6)
     outcomes = {"old": 0, "new": 0}
     saw_leftovers = 0
@@ -181,6 +188,37 @@ def test_sigkill_at_random_moments_leaves_old_or_new_index(server, bank):
     print(f"\n{RANDOM_KILLS} SIGKILLs over a {duration * 1000:.0f} ms rebuild: index left at old content "
           f"{outcomes['old']}×, new {outcomes['new']}×; leftovers to clean after {saw_leftovers} kills")
     assert outcomes["old"] > 0, "no kill landed before the switch; the test did not exercise anything"
+
+
+def test_search_answers_after_every_sigkilled_ingest_of_changed_content(server, bank):
+    """Kill after kill with no finished ingest between them: the command line answers every time, stale until a
+    version of the current content is published, and the final ingest makes it fresh."""
+    content, index = bank
+    duration = rebuild_seconds(server, content, index, 200)
+    rng = random.Random(15)
+    stale_answers = 0
+    for n in range(1, STALE_KILLS + 1):
+        edited = change(content, 300 + n)
+        new = store.content_fingerprint(content)
+        server.run(content, index, kill_after=rng.uniform(0.0, duration))
+        code, payload, err = search_json(index, query="how do I detect overfitting")
+        assert code == 0, f"kill {n}: {err}"
+        assert payload["results"], f"kill {n}: no answer"
+        published = live_sources(index) == new
+        assert payload["stale"] is (not published), f"kill {n}"
+        if published:
+            assert err == ""
+        else:
+            stale_answers += 1
+            assert err.startswith("warning: ") and edited in err and len(err.strip().splitlines()) == 1
+    assert stale_answers > 0, "every kill landed after the switch; the test did not exercise anything"
+    assert server.run(content, index) == "finished"
+    code, payload, err = search_json(index, query="how do I detect overfitting")
+    assert code == 0 and payload["stale"] is False and err == ""
+    assert live_sources(index) == store.content_fingerprint(content)
+    assert leftovers(index) == [] and len(versions(index)) <= 2
+    print(f"\n{STALE_KILLS} SIGKILLs of ingests of changed content: search answered after each, stale "
+          f"{stale_answers}x, fresh {STALE_KILLS - stale_answers}x; fresh after the final ingest")
 
 
 @pytest.mark.parametrize("step", STEPS)
