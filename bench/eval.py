@@ -1,10 +1,14 @@
 """Retrieval quality: the project's search against its own two legs and txtai's hybrid search.
 
-    python -m bench eval                       # every system, dev and test; writes docs/quality.{md,png}
+    python -m bench eval                       # both banks, every system, dev and test; writes docs/quality.{md,png}
     python -m bench eval --split dev --systems search --misses      # tuning loop (dev only)
     python -m bench eval --split dev --config w_title_dense=2 --no-write
+    python -m bench eval --calibrate           # fit no_close_match on both banks' dev queries
 
-Systems, all over the same index folder (same model, same section texts):
+Banks (bench/sets.py): the seed bank (content/, bench/queries.yaml) and the larger bank (content/ plus the 46
+evaluation questions of bench/banks/large/, its own queries and the seed queries relabelled for it), built into
+build/eval/large/index with the seed index's model. Systems, all over the same index folder (same model, same
+section texts):
   lexical  BM25 over the section texts (the project's analyzer: stems, stopwords); nothing else
   dense    cosine of the query vector with the section vectors; nothing else
   txtai    txtai Embeddings(path=<the bundled model folder>, hybrid=True, content=True) over the
@@ -37,10 +41,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from index.query import detect_intent
+
 ROOT = Path(__file__).resolve().parent.parent
-QUERIES = ROOT / "bench" / "queries.yaml"
-RELATED = ROOT / "bench" / "related.jsonl"
 OUT = ROOT / "bench" / "out"
+LARGE_WORK = ROOT / "build" / "eval" / "large"  # the larger bank's assembled content and index (generated)
 DOC = ROOT / "docs" / "quality.md"
 CHART = ROOT / "docs" / "quality.png"
 SYSTEMS = ("lexical", "dense", "txtai", "search")
@@ -193,6 +198,9 @@ def question_metrics(query: Query, ranking: Ranking) -> dict:
     if query.section:
         wanted = {f"{e}#{query.section}" for e in query.expect}
         out["sec3"] = float(bool(wanted & set(ranking.chunks[:3])))
+        out["sec1"] = float(bool(ranking.chunks) and ranking.chunks[0] in wanted)
+    elif first == 0 and detect_intent(query.q)[0] is None:  # the right question first, no section asked for
+        out["short1"] = float(ranking.chunks[0].endswith("#short"))
     return out
 
 
@@ -221,6 +229,8 @@ def summarise(queries: list[Query], rankings: list[Ranking], flags: list[bool]) 
         "hit1": mean(m["hit1"] for m in per), "hit3": mean(m["hit3"] for m in per),
         "mrr": mean(m["mrr"] for m in per), "ndcg": mean(m["ndcg"] for m in per),
         "sec3": mean(m["sec3"] for m in per if "sec3" in m),
+        "sec1": mean(m["sec1"] for m in per if "sec1" in m),
+        "short1": mean(m["short1"] for m in per if "short1" in m),
         "para_hit1": mean(m["hit1"] for m in para), "para_hit3": mean(m["hit3"] for m in para),
         "para_mrr": mean(m["mrr"] for m in para),
         "off_recall": mean(off_flags), "off_precision": (sum(off_flags) / flagged) if flagged else None,
@@ -242,7 +252,7 @@ def related_precision(idx, rows: list[dict], split: str, vectors_only: bool = Fa
             got = [idx.questions[i].id for i in np.argsort(-sims, kind="stable")[:3]]
         else:
             got = [x.question_id for x in idx.related(row["question"], k=3)]
-        scores.append(len(set(got) & set(row["related"])) / 3)
+        scores.append(len(set(got) & set(row["related"])) / min(3, len(row["related"])))
     return mean(scores)
 
 
@@ -270,39 +280,57 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 200
     return weights, float(w[-1] - (weights * mu).sum())
 
 
-def calibrate_no_match(open_index, index_path: str, overrides: dict, queries: list[Query]) -> int:
-    """Fit the no_close_match model on dev and choose its threshold (≤1% of dev real queries flagged). Dev only."""
-    from index.nomatch import NO_MATCH_FEATURES, probability as answer_probability
-    from index.search import SearchConfig
+def calibrate_no_match(runs: dict) -> int:
+    """Fit the no_close_match model on the dev queries of every bank in `runs` ({bank: (EvalBank, Index)}) pooled,
+    and choose its threshold (≤1% of dev real queries flagged, set on leave-one-out probabilities). Prints the fit,
+    and for each bank the flag rates of a model fitted on the OTHER banks alone (the honest cross-bank check).
+    Reads dev only."""
+    from index.nomatch import NO_MATCH_FEATURES
 
-    dev = [q for q in queries if q.split == "dev"]
-    idx = open_index(index_path, config=SearchConfig(**overrides))
-    x = np.array([idx.no_match_features(q.q) for q in dev])
-    y = np.array([0.0 if q.offtopic else 1.0 for q in dev])
-    best = None
-    for l2 in (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0):
-        # Leave-one-out: every dev query, real or off-topic, scored by a model fitted without it. The threshold
-        # is set on those held-out probabilities of the real queries: set on the fitted model's own (in-sample)
-        # probabilities it is optimistic (docs/quality.md has the figures).
-        loo = np.zeros(len(y))
-        for i in range(len(y)):
-            keep = np.arange(len(y)) != i
-            w_i, b_i = fit_logistic(x[keep], y[keep], l2)
-            loo[i] = 1 / (1 + np.exp(-np.clip(x[i] @ w_i + b_i, -50, 50)))
-        threshold = calibrate(list(loo[y == 1]), list(loo[y == 0]))
-        loo_off, loo_real = float((loo[y == 0] < threshold).mean()), float((loo[y == 1] < threshold).mean())
-        weights, bias = fit_logistic(x, y, l2)
-        probs = np.array([answer_probability(tuple(weights), bias, f) for f in x])
-        print(f"l2 {l2:>5}: threshold {threshold:.4f} (from held-out probabilities) flags {loo_off:.0%} of dev "
-              f"off-topic and {loo_real:.1%} of dev real left out; fitted on all dev: "
-              f"{float((probs[y == 0] < threshold).mean()):.0%} and {float((probs[y == 1] < threshold).mean()):.1%}")
-        # most off-topic flagged when left out; on a tie fewest real flagged by the final model, then the
-        # stronger regularisation (the simpler model)
-        key = (loo_off, -float((probs[y == 1] < threshold).mean()))
-        if best is None or key >= best[0]:
-            best = (key, l2, weights, bias, threshold)
-    _, l2, weights, bias, threshold = best
-    print(f"best on dev (l2={l2}), features: {', '.join(NO_MATCH_FEATURES)}")
+    feats = {name: (np.array([idx.no_match_features(q.q) for q in bank.queries if q.split == "dev"]),
+                    np.array([0.0 if q.offtopic else 1.0 for q in bank.queries if q.split == "dev"]))
+             for name, (bank, idx) in runs.items()}
+
+    def fit(names: list[str], verbose: bool):
+        x = np.vstack([feats[n][0] for n in names])
+        y = np.concatenate([feats[n][1] for n in names])
+        best = None
+        for l2 in (0.3, 1.0, 3.0, 10.0, 30.0):
+            # Leave-one-out: every dev query scored by a model fitted without it; the threshold is set on those
+            # held-out probabilities of the real queries (set in-sample it is optimistic: docs/quality.md).
+            loo = np.zeros(len(y))
+            for i in range(len(y)):
+                keep = np.arange(len(y)) != i
+                w_i, b_i = fit_logistic(x[keep], y[keep], l2)
+                loo[i] = 1 / (1 + np.exp(-np.clip(x[i] @ w_i + b_i, -50, 50)))
+            threshold = calibrate(list(loo[y == 1]), list(loo[y == 0]))
+            loo_off, loo_real = float((loo[y == 0] < threshold).mean()), float((loo[y == 1] < threshold).mean())
+            weights, bias = fit_logistic(x, y, l2)
+            if verbose:
+                print(f"l2 {l2:>5}: threshold {threshold:.4f} flags {loo_off:.0%} of dev off-topic and "
+                      f"{loo_real:.1%} of dev real, each left out")
+            key = (loo_off, -loo_real)  # most off-topic flagged when left out; then fewest real; then simpler
+            if best is None or key >= best[0]:
+                best = (key, l2, weights, bias, threshold)
+        return best[1:]
+
+    def rates(name, weights, bias, threshold):
+        x, y = feats[name]
+        p = 1 / (1 + np.exp(-np.clip(x @ weights + bias, -50, 50)))
+        return float((p[y == 0] < threshold).mean()), float((p[y == 1] < threshold).mean())
+
+    names = list(runs)
+    l2, weights, bias, threshold = fit(names, verbose=True)
+    print(f"best on dev of {' + '.join(names)} (l2={l2}), features: {', '.join(NO_MATCH_FEATURES)}")
+    for name in names:
+        off, real = rates(name, weights, bias, threshold)
+        print(f"    {name} dev (in the fit): off-topic flagged {off:.0%}, real flagged {real:.1%}")
+    for name in names if len(names) > 1 else []:
+        others = [n for n in names if n != name]
+        o_l2, o_w, o_b, o_t = fit(others, verbose=False)
+        off, real = rates(name, o_w, o_b, o_t)
+        print(f"    {name} dev with a model fitted on {' + '.join(others)} alone: off-topic flagged {off:.0%}, "
+              f"real flagged {real:.1%}")
     print(f"    no_match_weights: tuple[float, ...] = ({', '.join(f'{w:.4f}' for w in weights)})")
     print(f"    no_match_bias: float = {bias:.4f}")
     print(f"    no_match_threshold: float = {threshold:.4f}")
@@ -317,25 +345,29 @@ def fmt(v, pct=False) -> str:
 
 
 def table(results: dict, split: str, systems: list[str]) -> str:
-    s0 = results[split][systems[0]]
-    head = (f"| {split} (n={s0['n']}, paraphrase {s0['n_paraphrase']}, section {s0['n_section']}, "
-            f"off-topic {s0['n_offtopic']}) | hit@1 | hit@3 | MRR@10 | nDCG@10 | section hit@3 | paraphrase hit@1 "
-            f"| paraphrase hit@3 | off-topic flagged | off-topic precision | real flagged |")
-    lines = [head, "|" + "---|" * 11]
-    for name in systems:
-        m = results[split][name]
-        lines.append(f"| {name} | {fmt(m['hit1'])} | {fmt(m['hit3'])} | {fmt(m['mrr'])} | {fmt(m['ndcg'])} | "
-                     f"{fmt(m['sec3'])} | {fmt(m['para_hit1'])} | {fmt(m['para_hit3'])} | {fmt(m['off_recall'], True)} | "
-                     f"{fmt(m['off_precision'], True)} | {fmt(m['real_flagged'], True)} |")
+    """One row per bank and system: the question-level, section and off-topic metrics of one split."""
+    head = ("| " + split + " | n (paraphrase, section, off-topic) | hit@1 | hit@3 | MRR@10 | nDCG@10 | section hit@3 "
+            "| section first | short answer first | paraphrase hit@1 | paraphrase hit@3 | off-topic flagged "
+            "| off-topic precision | real flagged |")
+    lines = [head, "|" + "---|" * 14]
+    for bank, by_split in results.items():
+        for name in systems:
+            m = by_split[split][name]
+            lines.append(f"| {bank} · {name} | {m['n']} ({m['n_paraphrase']}, {m['n_section']}, {m['n_offtopic']}) | "
+                         f"{fmt(m['hit1'])} | {fmt(m['hit3'])} | {fmt(m['mrr'])} | {fmt(m['ndcg'])} | "
+                         f"{fmt(m['sec3'])} | {fmt(m['sec1'])} | {fmt(m['short1'])} | {fmt(m['para_hit1'])} | "
+                         f"{fmt(m['para_hit3'])} | {fmt(m['off_recall'], True)} | {fmt(m['off_precision'], True)} | "
+                         f"{fmt(m['real_flagged'], True)} |")
     return "\n".join(lines)
 
 
 def style_table(results: dict, split: str, systems: list[str]) -> str:
-    styles = list(results[split][systems[0]]["by_style"])
+    styles = [s for s in STYLES if s != "offtopic"]
     lines = [f"| {split}: hit@1 by style | " + " | ".join(styles) + " |", "|" + "---|" * (len(styles) + 1)]
-    for name in systems:
-        by = results[split][name]["by_style"]
-        lines.append(f"| {name} | " + " | ".join(fmt(by.get(s)) for s in styles) + " |")
+    for bank, by_split in results.items():
+        for name in systems:
+            by = by_split[split][name]["by_style"]
+            lines.append(f"| {bank} · {name} | " + " | ".join(fmt(by.get(s)) for s in styles) + " |")
     return "\n".join(lines)
 
 
@@ -347,21 +379,22 @@ def write_chart(results: dict, systems: list[str], path: Path) -> None:
 
     metrics = [("hit1", "hit@1"), ("hit3", "hit@3"), ("para_hit1", "paraphrase\nhit@1"), ("ndcg", "nDCG@10"),
                ("sec3", "section\nhit@3"), ("off_recall", "off-topic\nflagged")]
-    test = results["test"]
-    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=110)
-    width = 0.8 / len(systems)
     colors = {"lexical": "#9aa5b1", "dense": "#6c8ebf", "txtai": "#d6a461", "search": "#3f8f5f"}
-    for i, name in enumerate(systems):
-        vals = [test[name][m] or 0.0 for m, _ in metrics]
-        xs = [j + (i - (len(systems) - 1) / 2) * width for j in range(len(metrics))]
-        ax.bar(xs, vals, width, label=name, color=colors.get(name))
-    ax.set_xticks(range(len(metrics)), [label for _, label in metrics])
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("held-out test")
-    ax.set_title(f"Retrieval quality on the held-out test queries (n={test[systems[0]]['n']} + "
-                 f"{test[systems[0]]['n_offtopic']} off-topic)")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
+    fig, axes = plt.subplots(1, len(results), figsize=(9 * len(results), 4.2), dpi=100, squeeze=False)
+    for ax, (bank, by_split) in zip(axes[0], results.items()):
+        test = by_split["test"]
+        width = 0.8 / len(systems)
+        for i, name in enumerate(systems):
+            vals = [test[name][m] or 0.0 for m, _ in metrics]
+            xs = [j + (i - (len(systems) - 1) / 2) * width for j in range(len(metrics))]
+            ax.bar(xs, vals, width, label=name, color=colors.get(name))
+        ax.set_xticks(range(len(metrics)), [label for _, label in metrics])
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("held-out test")
+        ax.set_title(f"{bank}: held-out test queries (n={test[systems[0]]['n']} + "
+                     f"{test[systems[0]]['n_offtopic']} off-topic)")
+        ax.legend(loc="lower right", fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -380,44 +413,10 @@ def write_doc(block: str, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- main
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench eval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--index", default=str(ROOT / "build" / "index"))
-    parser.add_argument("--split", choices=("dev", "test", "both"), default="both")
-    parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ", ".join(SYSTEMS))
-    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a SearchConfig value for this run (dev experiments)")
-    parser.add_argument("--misses", action="store_true", help="print the dev queries `search` gets wrong")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ and bench/out/ alone")
-    parser.add_argument("--calibrate", action="store_true",
-                        help="fit the no_close_match model and its threshold on dev, print them and stop")
-    args = parser.parse_args(argv)
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sys.path.insert(0, str(ROOT))
-    from index import open_index
-    from index.search import SearchConfig
-
-    overrides = {}
-    fields = {f.name: f.type for f in dataclasses.fields(SearchConfig)}
-    for item in args.config:
-        key, _, value = item.partition("=")
-        if key not in fields:
-            parser.error(f"unknown SearchConfig field {key!r}; one of {', '.join(fields)}")
-        overrides[key] = type(getattr(SearchConfig(), key))(value)
-    systems = [s for s in args.systems.split(",") if s]
-    if any(s not in SYSTEMS for s in systems):
-        parser.error(f"--systems takes {', '.join(SYSTEMS)}")
-    if (overrides or args.split != "both" or set(systems) != set(SYSTEMS)) and not args.no_write:
-        args.no_write = True  # a partial or modified run never overwrites the published table
-
-    idx = open_index(args.index, config=SearchConfig(**overrides))
-    queries = load_queries(QUERIES, set(idx.question_row), set(idx.sections))
-    splits = ["dev", "test"] if args.split == "both" else [args.split]
-    if args.calibrate:
-        return calibrate_no_match(open_index, args.index, overrides, queries)
+def evaluate_bank(bank, idx, systems: list[str], splits: list[str]) -> tuple[dict, dict]:
+    """Every system on one bank: ({split: {system: metrics}}, {system: {query: details}})."""
     makers = {"lexical": LexicalOnly, "dense": DenseOnly, "txtai": Txtai, "search": ProjectSearch}
-
+    queries = list(bank.queries)
     results: dict = {s: {} for s in ("dev", "test")}
     details: dict = {}
     for name in systems:
@@ -439,45 +438,110 @@ def main(argv: list[str]) -> int:
         details[name] = {q.q: {"split": q.split, "questions": rankings[q.q].questions[:3],
                                "chunks": rankings[q.q].chunks[:3], "top_score": rankings[q.q].top_score,
                                "flagged": rankings[q.q].flagged} for q in queries if q.q in rankings}
-        print(f"{name}: {len(rankings)} queries in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        print(f"{bank.name} · {name}: {len(rankings)} queries in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return results, details
 
-    rel_rows = load_related(RELATED)
-    related = {split: {"search": related_precision(idx, rel_rows, split),
-                       "vectors only": related_precision(idx, rel_rows, split, vectors_only=True)} for split in splits}
+
+def print_misses(bank, details: dict) -> None:
+    print(f"\n{bank.label}: dev queries `search` gets wrong (question not first, section not in top 3, or flag wrong):")
+    for q in bank.queries:
+        if q.split != "dev" or "search" not in details or q.q not in details["search"]:
+            continue
+        d = details["search"][q.q]
+        wrong_q = bool(q.expect) and (not d["questions"] or d["questions"][0] not in q.expect)
+        wrong_s = bool(q.section) and not ({f"{e}#{q.section}" for e in q.expect} & set(d["chunks"]))
+        wrong_f = bool(d["flagged"]) != q.offtopic
+        if wrong_q or wrong_s or wrong_f:
+            print(f"  [{q.style}] {q.q!r}: expected {list(q.expect)}{'#' + q.section if q.section else ''}, "
+                  f"got {d['chunks']} flagged={d['flagged']} top={d['top_score']:.4f}")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench eval", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", default=str(ROOT / "build" / "index"), help="the seed bank's index (content/)")
+    parser.add_argument("--large-index", default=str(LARGE_WORK / "index"),
+                        help="the larger bank's index, built or updated here with the seed index's model")
+    parser.add_argument("--banks", default="seed,large", help="comma-separated subset of seed, large")
+    parser.add_argument("--split", choices=("dev", "test", "both"), default="both")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ", ".join(SYSTEMS))
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a SearchConfig value for this run (dev experiments)")
+    parser.add_argument("--misses", action="store_true", help="print the dev queries `search` gets wrong")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ and bench/out/ alone")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="fit the no_close_match model and its threshold on dev, print them and stop")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.path.insert(0, str(ROOT))
+    from index import open_index
+    from index.search import SearchConfig
+    from ingest.build import build
+
+    from .sets import BANKS, large_bank, seed_bank
+
+    overrides = {}
+    fields = {f.name: f.type for f in dataclasses.fields(SearchConfig)}
+    for item in args.config:
+        key, _, value = item.partition("=")
+        if key not in fields:
+            parser.error(f"unknown SearchConfig field {key!r}; one of {', '.join(fields)}")
+        default = getattr(SearchConfig(), key)
+        overrides[key] = (value.lower() in ("1", "true", "yes")) if isinstance(default, bool) else type(default)(value)
+    systems = [s for s in args.systems.split(",") if s]
+    if any(s not in SYSTEMS for s in systems):
+        parser.error(f"--systems takes {', '.join(SYSTEMS)}")
+    bank_names = [b for b in args.banks.split(",") if b]
+    if any(b not in BANKS for b in bank_names):
+        parser.error(f"--banks takes {', '.join(BANKS)}")
+    if (overrides or args.split != "both" or set(systems) != set(SYSTEMS) or set(bank_names) != set(BANKS)) \
+            and not args.no_write:
+        args.no_write = True  # a partial or modified run never overwrites the published table
+
+    seed_idx = open_index(args.index, config=SearchConfig(**overrides))
+    keys = set(seed_idx.sections)
+    runs = {}
+    for name in bank_names:
+        if name == "seed":
+            runs[name] = (seed_bank(keys), seed_idx)
+            continue
+        bank = large_bank(keys, LARGE_WORK)
+        report = build(bank.content, Path(args.large_index), model=seed_idx.manifest["model"]["source"])
+        print(f"{bank.label}: {report.summary()}", file=sys.stderr)
+        runs[name] = (bank, open_index(args.large_index, config=SearchConfig(**overrides)))
+    if args.calibrate:
+        return calibrate_no_match(runs)
+    splits = ["dev", "test"] if args.split == "both" else [args.split]
+
+    results, details, related = {}, {}, {}
+    for name, (bank, idx) in runs.items():
+        results[bank.label], details[bank.label] = evaluate_bank(bank, idx, systems, splits)
+        related[bank.label] = {split: {"search": related_precision(idx, list(bank.related), split),
+                                       "vectors only": related_precision(idx, list(bank.related), split, True)}
+                               for split in splits}
+        if args.misses:
+            print_misses(bank, details[bank.label])
 
     blocks = []
     for split in splits:
         blocks.append(table(results, split, systems))
         blocks.append(style_table(results, split, systems))
-    rel_line = "Related questions, precision@3 against bench/related.jsonl: " + "; ".join(
-        f"{split}: search {fmt(related[split]['search'])}, section vectors only {fmt(related[split]['vectors only'])}"
-        for split in splits)
-    blocks.append(rel_line)
+    blocks.append("Related questions, precision@3 (a share of what each strict gold list allows): " + "; ".join(
+        f"{label} {split}: search {fmt(r[split]['search'])}, question vectors only {fmt(r[split]['vectors only'])}"
+        for label, r in related.items() for split in splits))
     report = "\n\n".join(blocks)
     print(report)
-
-    if args.misses:
-        print("\nDev queries `search` gets wrong (question not first, section not in top 3, or flag wrong):")
-        for q in queries:
-            if q.split != "dev" or "search" not in details or q.q not in details["search"]:
-                continue
-            d = details["search"][q.q]
-            wrong_q = bool(q.expect) and (not d["questions"] or d["questions"][0] not in q.expect)
-            wrong_s = bool(q.section) and not ({f"{e}#{q.section}" for e in q.expect} & set(d["chunks"]))
-            wrong_f = bool(d["flagged"]) != q.offtopic
-            if wrong_q or wrong_s or wrong_f:
-                print(f"  [{q.style}] {q.q!r}: expected {list(q.expect)}{'#' + q.section if q.section else ''}, "
-                      f"got {d['chunks']} flagged={d['flagged']} top={d['top_score']:.4f}")
 
     if not args.no_write:
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "results.json").write_text(json.dumps({"results": results, "related": related, "details": details},
                                                      indent=1), encoding="utf-8")
-        config = dataclasses.asdict(idx.config)
-        stamp = (f"Generated by `make eval` (`.venv-bench/bin/python -m bench eval`) on {idx.model_name}, "
-                 f"{len(idx.questions)} questions / {len(idx.chunk_ids)} sections, {len(queries)} queries "
-                 f"(bench/queries.yaml). Off-topic thresholds for lexical, dense and txtai are calibrated on dev "
-                 f"(≤{REAL_FLAG_BUDGET:.0%} of dev real queries flagged); `search` uses its own `no_close_match`.\n\n"
+        config = dataclasses.asdict(seed_idx.config)
+        sizes = "; ".join(f"{bank.label}: {len(idx.chunk_ids)} sections, {len(bank.queries)} queries"
+                          for bank, idx in runs.values())
+        stamp = (f"Generated by `make eval` (`.venv-bench/bin/python -m bench eval`) on {seed_idx.model_name} ({sizes}). "
+                 f"Off-topic thresholds for lexical, dense and txtai are calibrated on dev (≤{REAL_FLAG_BUDGET:.0%} of "
+                 f"dev real queries flagged); `search` uses its own `no_close_match`.\n\n"
                  f"SearchConfig: `{json.dumps(config)}`\n\n![quality chart](quality.png)")
         write_doc(stamp + "\n\n" + report, DOC)
         if "test" in splits:

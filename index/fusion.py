@@ -80,6 +80,8 @@ class Evidence:
     title_cos: np.ndarray  # per candidate question (only the title leg's best rows when w_title_dense is 0)
     title_lex: np.ndarray  # per candidate question: BM25 of title + aliases + topics
     intent_rows: np.ndarray | None  # per row: True where the section is the kind the query asked for
+    first_rows: np.ndarray  # per row: True for the section a result opens on (the kind asked for, else short)
+    named: np.ndarray  # per candidate question: True when the query contains one of its names
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +112,20 @@ def fuse(cfg, ev: Evidence) -> Fused:
         question_score += cfg.w_title_lexical * standardise(ev.title_lex.astype(np.float64))
     section_score = (cfg.w_dense * standardise(ev.section_cos) + cfg.w_lexical * standardise(ev.row_lex)
                      + cfg.w_section_sentence * standardise(row_sentence))
+    if cfg.w_named:
+        question_score = question_score + cfg.w_named * ev.named
     scores = question_score[ev.pos] + cfg.section_weight * section_score
     if ev.intent_rows is not None:
         scores = scores + cfg.intent_boost * ev.intent_rows
+    scores = lift_first(scores, ev.first_rows, ev.per_question)
     return Fused(scores, question_score, best_cos, row_sentence, name_cos)
+
+
+def lift_first(scores: np.ndarray, first_rows: np.ndarray, per_question: np.ndarray) -> np.ndarray:
+    """Each question's `first_rows` section scored just above the question's best section, so a result opens on
+    the section the query asked for (or the short answer) while the questions keep their order."""
+    if not first_rows.any():
+        return scores
+    best = segment_max(scores, per_question, -np.inf)
+    owner = np.repeat(np.arange(len(per_question)), per_question)
+    return np.where(first_rows, np.maximum(scores, np.nextafter(best[owner], np.inf)), scores)

@@ -11,7 +11,7 @@ import numpy as np
 from . import format, store
 from .errors import IndexDamaged, QueryError, UnknownQuestion
 from .model import Question
-from .query import acronym_expansions
+from .query import NamePhrases, acronym_expansions
 
 
 class LoadedIndex:
@@ -39,6 +39,7 @@ class LoadedIndex:
         self.codes = v.codes  # a large bank's candidates are scored from these 8-bit codes, question by question
         self.analyzer, self.lex_sections, self.lex_titles = v.analyzer, v.lex_sections, v.lex_titles
         self.acronyms = acronym_expansions(self.questions)
+        self.name_phrases = NamePhrases.of(self.questions)
         # each question's chunk rows, each chunk's sentence rows and each question's name rows, as ranges of a
         # stable ordering (CSR)
         n_chunks, n_q = len(self.chunk_ids), len(self.questions)

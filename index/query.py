@@ -115,6 +115,57 @@ def expand_acronyms(text: str, acronyms: dict[str, str]) -> str:
     return f"{text} ({'; '.join(extra)})" if extra else text
 
 
+@dataclass(frozen=True, eq=False)
+class NamePhrases:
+    """Every name a question goes by, as lowercase words joined by single spaces → the question rows it names.
+
+    The names are a question's aliases and the words of its id ("model-drift" → "model drift"), the bank's own
+    words for its questions. A name of one word counts only when it is an acronym naming at most two questions
+    ("PSI", "RF") or a word of at least four letters naming one question: a common word is no name.
+    """
+
+    rows: dict[str, tuple[int, ...]]
+    longest: int  # words in the longest name
+
+    @classmethod
+    def of(cls, questions) -> "NamePhrases":
+        found: dict[str, list[int]] = {}
+        acronyms: set[str] = set()
+        for row, q in enumerate(questions):
+            for name in (*q.aliases, q.id.replace("-", " ")):
+                words = _TOKEN.findall(name)
+                if not words:
+                    continue
+                key = " ".join(words).lower()
+                if len(words) == 1 and _ACRONYM.match(words[0]):
+                    acronyms.add(key)
+                if row not in found.setdefault(key, []):
+                    found[key].append(row)
+        rows = {}
+        for key, owners in found.items():
+            single = " " not in key
+            if single and (len(owners) > 2 if key in acronyms else (len(owners) > 1 or len(key) < 4)):
+                continue
+            rows[key] = tuple(owners)
+        return cls(rows, max((k.count(" ") + 1 for k in rows), default=0))
+
+    def named(self, text: str) -> frozenset[int]:
+        """The question rows whose name the text contains as whole words; a name inside a longer matched name
+        ("drift" in "model drift") does not count on its own."""
+        words = [w.lower() for w in _TOKEN.findall(text)]
+        spans = []
+        for i in range(len(words)):
+            for j in range(min(len(words), i + self.longest), i, -1):
+                if " ".join(words[i:j]) in self.rows:
+                    spans.append((i, j))
+                    break  # the longest name starting at i
+        out: set[int] = set()
+        for i, j in spans:
+            if not any(a <= i and j <= b and (a, b) != (i, j) for a, b in spans):
+                out.update(self.rows[" ".join(words[i:j])])
+        return frozenset(out)
+
+
 def apply_repairs(text: str, corrected: dict[str, str]) -> str:
     """The text with each repaired word replaced (case-insensitive, whole words)."""
     for wrong, right in corrected.items():
@@ -134,6 +185,7 @@ class QueryPlan:
     stems: list[str]  # their stems
     corrected: dict[str, str] = field(default_factory=dict)  # typo repairs: {as typed: repaired}
     vector: np.ndarray | None = None  # the dense leg's query vector (of the repaired text, see repair_dense)
+    named: frozenset[int] = frozenset()  # question rows whose alias or id words the query contains
 
 
 def check_k(k) -> None:
@@ -143,7 +195,8 @@ def check_k(k) -> None:
 
 
 def plan_query(text: str, analyzer, lex_sections, lex_titles, acronyms: dict[str, str],
-               embed: Callable[[str], np.ndarray], repair_dense: bool = True) -> QueryPlan:
+               embed: Callable[[str], np.ndarray], repair_dense: bool = True,
+               names: NamePhrases | None = None) -> QueryPlan:
     """The QueryPlan of a normalized query.
 
     A word is repaired when the sections' vocabulary proposes a fix and the titles' vocabulary neither knows
@@ -159,5 +212,8 @@ def plan_query(text: str, analyzer, lex_sections, lex_titles, acronyms: dict[str
         if fix and not lex_titles.knows(w, stem) and lex_titles.repair(w, stem) in (fix, None):
             corrected[w] = fix
     lex_words = [corrected.get(w, w) for w in words]
-    dense_text = apply_repairs(topic_text, corrected) if repair_dense else topic_text
-    return QueryPlan(text, intent, topic_text, lex_words, analyzer.stems(lex_words), corrected, embed(dense_text))
+    repaired = apply_repairs(topic_text, corrected)
+    dense_text = repaired if repair_dense else topic_text
+    named = names.named(repaired) if names is not None else frozenset()
+    return QueryPlan(text, intent, topic_text, lex_words, analyzer.stems(lex_words), corrected, embed(dense_text),
+                     named)

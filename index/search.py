@@ -55,6 +55,7 @@ class SearchConfig:
     w_names: float = 0.5  # best cosine with the question's title or one alias, each embedded alone
     section_weight: float = 0.5  # a section's own evidence, added to its question's score
     intent_boost: float = 2.0  # added to sections of the kind the query asked for ("example of …")
+    w_named: float = 2.0  # added to a question whose alias or id words the query contains (query.NamePhrases)
     repair_dense: bool = True  # the dense leg embeds the query with its typos repaired
     candidates: int = 100  # rows taken from each leg before fusion
     # no_close_match: a logistic model over NO_MATCH_FEATURES gives the probability that the bank answers the
@@ -125,7 +126,7 @@ class Index(LoadedIndex):
     def plan(self, text: str) -> QueryPlan:
         """Step 1: the QueryPlan of a normalized query."""
         return plan_query(text, self.analyzer, self.lex_sections, self.lex_titles, self.acronyms, self.embed_query,
-                          self.config.repair_dense)
+                          self.config.repair_dense, self.name_phrases if self.config.w_named else None)
 
     def _run(self, query, k, sections, topics) -> Outcome:
         text = normalize_query(query)
@@ -177,11 +178,13 @@ class Index(LoadedIndex):
         t_dense_order = t_dense_order[q_allowed[t_dense_order]]
         t_lex_order = top_rows(lex_title, cfg.candidates)
         t_lex_order = t_lex_order[(lex_title[t_lex_order] > 0) & q_allowed[t_lex_order]]
-        # candidate questions: any that a leg retrieved; all their (allowed) sections are scored
+        # candidate questions: any that a leg retrieved or the query names; all their (allowed) sections are scored
         s_rows = sentences_q.top(n_cand, None if keep is None else keep[self.sentence_chunk])
         cand_q = np.unique(np.concatenate([self.chunk_question[d_rows], self.chunk_question[lex_order],
                                            self.chunk_question[self.sentence_chunk[s_rows]],
-                                           t_dense_order, t_lex_order]).astype(np.int64))
+                                           t_dense_order, t_lex_order,
+                                           np.fromiter(plan.named, dtype=np.int64, count=len(plan.named))])
+                           .astype(np.int64))
         cand_q = cand_q[q_allowed[cand_q]]
         rows = self._chunk_order[ranges(self._chunk_start[cand_q], self._chunk_start[cand_q + 1])]
         if allowed is not None:
@@ -217,10 +220,13 @@ class Index(LoadedIndex):
             title_cos = cand.titles.cosines(cand_q)
         else:
             title_cos = cand.titles.cosines(np.sort(cand.title_top[:TITLE_BEST_ROWS]))
-        intent_rows = np.array([self.chunk_section[r] == plan.intent for r in rows]) if plan.intent else None
+        # The section a result opens on: the kind the query asked for, else the short answer.
+        first = plan.intent or "short"
+        first_rows = np.array([self.chunk_section[r] == first for r in rows], dtype=bool)
+        named = np.isin(cand_q, np.fromiter(plan.named, dtype=np.int64, count=len(plan.named)))
         return Evidence(pos, np.bincount(pos, minlength=len(cand_q)), section_cos,
                         cand.lex_sections[rows].astype(np.float64), sentence_cos, sent_counts, name_cos, name_counts,
-                        title_cos, cand.lex_titles[cand_q], intent_rows)
+                        title_cos, cand.lex_titles[cand_q], first_rows if plan.intent else None, first_rows, named)
 
     def _hits(self, plan: QueryPlan, cand: Candidates, evidence: Evidence, fused: Fused, k: int) -> list[Hit]:
         """Step 6: the k best sections, best first (ties: lower row first)."""

@@ -99,3 +99,40 @@ def test_sentence_and_name_fields_load_with_the_index(idx):
     assert idx.name_vectors.shape[0] >= len(idx.questions)
     assert len(NO_MATCH_FEATURES) == len(idx.config.no_match_weights)
     assert idx.no_match_features("what is PSI").shape == (len(NO_MATCH_FEATURES),)
+
+
+@pytest.mark.model
+def test_a_name_the_user_typed_wins(idx):
+    # "Kolmogorov-Smirnov" is one of model-drift's aliases; without the name rule feature-leakage ranked first
+    assert idx.plan("kolmogorov smirnov test on features").named == {idx.question_row["model-drift"]}
+    assert idx.search("kolmogorov smirnov test on features", k=3).hits[0].question_id == "model-drift"
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("query, section", [
+    ("story about feature leakage", "story"),  # the intent section first, though the short answer repeats the words
+    ("vanishing gradients in deep networks", "short"),  # no intent: the card opens on the short answer
+])
+def test_the_result_opens_on_the_section_asked_for(idx, query, section):
+    hits = idx.search(query, k=5).hits
+    assert hits[0].section == section
+    first_of = {}
+    for hit in hits:  # every question's first hit is that section, and the questions keep their order
+        first_of.setdefault(hit.question_id, hit.section)
+    assert set(first_of.values()) == {section}
+
+
+def test_name_phrases_skip_common_words_and_keep_the_longest_name():
+    from types import SimpleNamespace
+
+    from index.query import NamePhrases
+
+    bank = [SimpleNamespace(id="model-drift", aliases=("data drift", "PSI", "monitoring")),
+            SimpleNamespace(id="model-monitoring", aliases=("monitoring", "alerts", "SLO")),
+            SimpleNamespace(id="data-quality", aliases=("fit", "drift"))]
+    names = NamePhrases.of(bank)
+    assert "monitoring" not in names.rows  # one word naming two questions is no name
+    assert "fit" not in names.rows  # a word of under four letters
+    assert names.named("why is PSI high") == {0}
+    assert names.named("data drift alerts") == {0, 1}  # "drift" alone is inside the longer name "data drift"
+    assert names.named("nothing here") == frozenset()
