@@ -69,7 +69,10 @@ def read_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     file are indexed directly.
 
     Rows asked in ascending order (the search always asks so) are read straight into the array returned, without
-    a second buffer and a reordering copy."""
+    a second buffer and a reordering copy.
+
+    A version folder removed since the array was mapped (an index opened before two later builds: the writer
+    keeps the newest two) is read through its map, which stays valid after the file is gone."""
     rows = np.asarray(rows, dtype=np.int64)
     filename = getattr(vectors, "filename", None)
     # only a whole mapped file (np.load's memmap, whose buffer is the map itself), not a slice or view of one
@@ -86,7 +89,10 @@ def read_rows(vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
     read = np.empty((len(wanted), vectors.shape[1]), dtype=vectors.dtype)
     view = memoryview(read.reshape(-1)).cast("B")
     offsets = (vectors.offset + wanted[starts] * row_bytes).tolist()
-    fd = os.open(filename, os.O_RDONLY)
+    try:
+        fd = os.open(filename, os.O_RDONLY)
+    except FileNotFoundError:
+        return np.asarray(vectors[rows], dtype=dtype)
     try:
         for a, b, at in zip((starts * row_bytes).tolist(), (ends * row_bytes).tolist(), offsets):
             if os.preadv(fd, [view[a:b]], at) != b - a:

@@ -136,3 +136,19 @@ def test_tampered_file_is_refused(fake_index):
         f.write(" ")
     with pytest.raises(IndexDamaged, match="chunks.json does not match its hash"):
         open_index(index_dir, embedder=embedder)
+
+
+def test_an_index_opened_before_two_builds_still_answers(fake_index):
+    # the writer keeps the newest two versions: the one this Index read is deleted by the second build, and its
+    # rows are then read through the memory map instead of by path
+    index_dir, content_dir, embedder = fake_index
+    old = open_index(index_dir, embedder=embedder)
+    first = old.search("k-means clustering", k=3)
+    path = content_dir / "k-means.md"
+    for n in range(2):
+        path.write_text(path.read_text().replace("An online shop grouped" if n == 0 else "A grocery chain grouped",
+                                                 "A grocery chain grouped" if n == 0 else "A bakery grouped"))
+        build(content_dir, index_dir, embedder=embedder)
+    assert old.version not in list(index_dir.iterdir())
+    again = old.search("k-means clustering", k=3)
+    assert [h.chunk_id for h in again.hits] == [h.chunk_id for h in first.hits]
