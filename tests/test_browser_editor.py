@@ -13,26 +13,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
 
-from appserver import CHROMIUM, CHROMIUM_ARGS, serve_app
+from appserver import serve_app
+from ingest.content import SECTIONS
+from test_browser import SEARCH_BOX, browser, pytestmark  # noqa: F401  (the Chromium fixture; the skip without it)
+from test_editor_app import SECTION_TEXT, TITLE
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 FIXTURE_CONTENT = Path(__file__).resolve().parent / "fixtures" / "content"
-SEARCH_BOX = 'input[aria-label="Search the question bank"]'
-TITLE = "What is zebraquux pooling?"
-SECTIONS = {"Short answer": "Zebraquux pooling averages the strongest activations of each window.",
-            "Explanation": "It keeps the top activations of a window, then averages them.",
-            "Example": "A 2x2 window over a feature map keeps its two largest values and averages them.",
-            "Common mistakes": "Confusing zebraquux pooling with max pooling.",
-            "Production story": "A vision team swapped max pooling for zebraquux pooling and gained a point."}
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.model,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium "
-                                                      "(apt-get install -y chromium chromium-driver)"),
-]
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +34,6 @@ def server(tmp_path_factory):
     build(content, index_dir)
     with serve_app(index_dir, content, base / "practice.json", base / "streamlit.log") as (url, _, _):
         yield url, content
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def settle(page) -> None:
@@ -100,8 +78,8 @@ def test_a_question_added_in_the_form_is_found_by_searching_without_a_restart(se
         page.get_by_label("Title").fill(TITLE)
         page.get_by_label("New topics").fill("pooling")
         page.get_by_label("Aliases (other names people search for)").fill("zebraquux")
-        for heading, text in SECTIONS.items():
-            page.get_by_label(heading, exact=True).fill(text)
+        for key, heading in SECTIONS:
+            page.get_by_label(heading, exact=True).fill(SECTION_TEXT[key])
         page.keyboard.press("Tab")
         settle(page)
         shot(page, "editor-desktop.png")
@@ -131,6 +109,8 @@ def test_a_question_added_in_the_form_is_found_by_searching_without_a_restart(se
 
 
 def test_the_form_on_a_phone(server, browser):
+    from playwright.sync_api import expect
+
     url, _ = server
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()

@@ -249,3 +249,23 @@ def test_read_only_refuses_a_manipulated_session_and_a_save_already_on_screen(ap
     assert "Editing is switched off" in " ".join(w.value for w in forged.warning)
     assert not any(w.key == "ed9-title" for w in forged.text_input)
     assert snapshot(app.content_dir) == before
+
+
+def test_search_keeps_answering_from_the_live_index_while_the_save_is_indexed(app):
+    from ui.resources import build_lock
+
+    lock = build_lock()  # the app's own lock (one per process): held here, the update waits behind it
+    lock.acquire()
+    try:
+        at = save(fill(new_form(app), qid="zebraquux-pooling"))
+        assert any(i.value.startswith("Updating the index") for i in at.info)
+        search(at, "what does ROC AUC measure")  # leaves the saved page for the results
+        assert "What does ROC AUC measure?" in texts(at).replace("\\", ""), "the live index answers meanwhile"
+        assert "zebraquux" not in texts(at)
+        assert any(i.value.startswith("Updating the index") for i in at.sidebar.info), "the sidebar says so"
+    finally:
+        lock.release()
+    until_ready(at)
+    assert any("searchable now" in s.value for s in at.sidebar.success)
+    search(at, "zebraquux pooling")
+    assert "What is zebraquux pooling?" in texts(at).replace("\\", "")
