@@ -16,6 +16,7 @@ import streamlit as st
 from ui.lifecycle import ensure_index, serving_index
 from ui.render import escape_md
 from ui.navigation import close_question, on_query_change
+from ui.page import PAGE_ICON, PAGE_SCRIPT, SEARCH_LABEL
 from ui.resources import Paths
 from ui.views.browse import browse_view, map_view
 from ui.views.editor import editor_open, editor_view
@@ -26,34 +27,16 @@ from ui.views.search import search_view
 from ui.views.sidebar import sidebar
 
 VIEWS = ("Search", "Browse", "Topic map", "Practice", "Revision sheet")
-SEARCH_LABEL = "Search the question bank"
 FULL_RUN = "_full_run"  # session key: set by a whole-page run, taken by the page body
-# Our own constant script (never content): focus the search box on first load unless the user is elsewhere. The
-# box may reach the page after this script (Streamlit adds elements as they arrive; a CI run under load caught it
-# missing once), so the script looks again every 50 ms for up to 10 s rather than once.
-FOCUS_SCRIPT = f"""<script>
-(() => {{
-  const started = Date.now();
-  const focusBox = () => {{
-    const box = document.querySelector('input[aria-label="{SEARCH_LABEL}"]');
-    if (box) {{
-      if (document.activeElement === null || document.activeElement === document.body) box.focus();
-    }} else if (Date.now() - started < 10000) {{
-      setTimeout(focusBox, 50);
-    }}
-  }};
-  focusBox();
-}})();
-</script>"""
 
 
 def main() -> None:
-    st.set_page_config(page_title="ML interview prep", page_icon=":material/school:", layout="centered")
+    st.set_page_config(page_title="ML interview prep", page_icon=PAGE_ICON, layout="centered")
     paths = Paths.from_env()
     st.markdown("## ML interview prep")
+    st.html(PAGE_SCRIPT, unsafe_allow_javascript=True)  # before the results, so its style is there when they are
     st.session_state[FULL_RUN] = True  # read once by the page body: this run checks the index's freshness
     page_body(paths)
-    st.html(FOCUS_SCRIPT, unsafe_allow_javascript=True)
     sidebar(serving_index(paths), paths)
 
 

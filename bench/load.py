@@ -82,15 +82,16 @@ def pin(cpu: int) -> None:
 
 
 @contextlib.contextmanager
-def serve(script: Path, env: dict, log: Path, timeout: float = 180):
-    """A Streamlit server for `script` on CPU 1; yields (url, pid)."""
+def serve(script: Path, env: dict, log: Path, timeout: float = 180, extra_args=(), cpu: int | None = 1):
+    """A Streamlit server for `script` on 127.0.0.1 (pinned to `cpu` unless None), started the way `make run`
+    starts one; yields (url, process) once it answers its health check. Raises RuntimeError if it does not."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
+           "--server.fileWatcherType", "none", *extra_args]
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, cwd=script.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=lambda: pin(1))
+                                preexec_fn=None if cpu is None else lambda: pin(cpu))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -102,7 +103,7 @@ def serve(script: Path, env: dict, log: Path, timeout: float = 180):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit for {script} did not start (exit {proc.poll()}); see {log}")
             time.sleep(0.2)
-        yield url, proc.pid
+        yield url, proc
     finally:
         proc.terminate()
         try:
@@ -351,7 +352,8 @@ async def run(args, work: Path) -> dict:
                     "load_before": round(os.getloadavg()[0], 1)}
     expected = expected_titles(index_dir) if not args.typing_only else {}
     with contextlib.ExitStack() as stack:
-        servers = {name: stack.enter_context(serve(path, env, work / f"{name}.log")) for name, path in apps.items()}
+        servers = {name: (url, proc.pid) for name, path in apps.items()
+                   for url, proc in [stack.enter_context(serve(path, env, work / f"{name}.log"))]}
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:

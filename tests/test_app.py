@@ -160,7 +160,11 @@ def test_open_question_shows_related_and_a_click_updates_the_url(app):
 def test_unknown_open_id_is_a_warning_not_a_crash(app):
     at = app(open="../../etc/passwd").run()
     assert not at.exception
-    assert any("unknown question id" in w.value for w in at.warning)
+    warning = " ".join(w.value for w in at.warning)
+    assert "has no question" in warning and "Search for it above" in warning
+    assert "python" not in warning and "`" not in warning, "a web user gets no command line"
+    at = app(open="roc-aux").run()  # a typo: the near id is offered
+    assert any(b.key == "near-id-roc-auc" for b in at.button)
 
 
 def test_no_close_match_says_so_and_offers_nearest_topics(app):
@@ -263,7 +267,7 @@ def test_sidebar_shows_model_bank_and_rebuild(app):
     at = app().run()
     side = "\n".join(m.value for m in at.sidebar.markdown)
     assert "fake\\-bow" in side and "3 questions" in side and "Built" in side
-    at.sidebar.button[0].click().run()
+    next(b for b in at.sidebar.button if b.label == "Rebuild index").click().run()
     assert not at.exception
     assert any(m.value.startswith("Index ready") for m in at.sidebar.success)
 
@@ -329,3 +333,22 @@ def test_project_2d_is_deterministic_and_keeps_neighbours_close():
     assert within < across
     assert topicmap.project_2d(np.ones((1, 4))).shape == (1, 2)
     assert topicmap.project_2d(np.zeros((0, 4))).shape == (0, 2)
+
+
+def test_map_labels_are_short_titles_placed_clear_of_each_other_and_the_dots():
+    assert topicmap.short_title("What is feature leakage, and how do you detect and prevent it?",
+                                "feature-leakage") == "Feature leakage"
+    assert topicmap.short_title("What is the difference between classification and regression?",
+                                "classification-vs-regression") == "Classification vs regression"
+    assert topicmap.short_title("What is the difference between batch, stochastic and mini-batch gradient descent?",
+                                "gradient-descent-variants") == "Gradient descent variants"
+    rng = np.random.default_rng(1)
+    points = rng.uniform([0, 0], [320, 220], size=(25, 2))
+    boxes = topicmap.place_labels(points, [f"question {i}" for i in range(25)], 320, 220)
+    placed = [b for b in boxes if b is not None]
+    assert len(placed) >= 10
+    assert not [(a, b) for i, a in enumerate(placed) for b in placed[i + 1:] if a.overlaps(b)]
+    dots = [topicmap.LabelBox(x - 9, y - 9, 18, 18) for x, y in points]
+    assert not [b for b in placed for d in dots if b.overlaps(d)]
+    assert all(0 <= b.left and b.left + b.width <= 320 and 0 <= b.top and b.top + b.height <= 220 for b in placed)
+    assert len(set(topicmap.PALETTE)) == len(topicmap.PALETTE) == len(set(topicmap.SHAPES))

@@ -257,3 +257,170 @@ def test_server_side_search_time_after_warm_up(server, page):
     caption = page.get_by_text("Server-side search time").first.inner_text()
     _record("sidebar_search_time", caption)
     assert "p50" in caption and "p95" in caption
+
+
+# --------------------------------------------------------------------------- rough edges a new user hits
+def _in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    return box is not None and 0 <= box["y"] and box["y"] + box["height"] <= page.viewport_size["height"]
+
+
+def test_opening_a_question_from_low_on_the_page_shows_its_title(server, page):
+    url, _ = server
+    page.goto(f"{url}/?q={quote_plus('gradient')}")
+    page.get_by_text("Why this matched").first.wait_for(timeout=60_000)
+    last = page.get_by_role("button", name="Open this question and related ones").last
+    last.scroll_into_view_if_needed()
+    last.click()
+    page.get_by_text("Related questions").wait_for(timeout=30_000)
+    page.wait_for_timeout(800)
+    assert _in_view(page, page.locator('[data-testid="stMain"] h3').first), "the opened question's title is off screen"
+    related = page.locator('[data-testid="stButton"] button').filter(has_text="?").last
+    before = _query_of(page)["open"]
+    related.scroll_into_view_if_needed()
+    related.click()
+    page.wait_for_function(f"new URLSearchParams(location.search).get('open') !== '{before[0]}'", timeout=30_000)
+    page.wait_for_timeout(800)
+    assert _in_view(page, page.locator('[data-testid="stMain"] h3').first), "a related question opens at its title"
+
+
+def test_back_returns_to_each_search_then_to_the_landing_page(server, page):
+    url, _ = server
+    page.goto(url + "/")
+    page.locator(SEARCH_BOX).wait_for(timeout=60_000)
+    page.wait_for_function(f"document.activeElement === document.querySelector('{SEARCH_BOX}')", timeout=30_000)
+    page.wait_for_timeout(1000)
+    landing = page.evaluate("history.length")
+    page.keyboard.type("gradient", delay=40)
+    page.wait_for_timeout(700)  # a pause in the middle: the box commits "gradient" on its own
+    page.keyboard.type(" boosting", delay=40)
+    page.wait_for_function("new URLSearchParams(location.search).get('q') === 'gradient boosting'", timeout=30_000)
+    page.get_by_text("Why this matched").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(2500)  # reading the results
+    page.get_by_text("Filters:", exact=False).first.click()
+    page.locator('[data-testid="stMultiSelect"] input').nth(1).click()
+    page.keyboard.type("ensembles")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.wait_for_function("new URLSearchParams(location.search).get('topic') === 'ensembles'", timeout=30_000)
+    page.wait_for_timeout(1000)
+    assert page.evaluate("history.length") == landing + 2, "one entry for the search, one for the filter"
+
+    page.go_back()
+    page.wait_for_function("!new URLSearchParams(location.search).has('topic')", timeout=30_000)
+    assert _query_of(page).get("q") == ["gradient boosting"], "Back undoes the filter and keeps the whole query"
+    page.go_back()
+    page.wait_for_function("!new URLSearchParams(location.search).has('q')", timeout=30_000)
+    page.get_by_text("Try one of these").wait_for(timeout=30_000)
+    assert page.locator(SEARCH_BOX).input_value() == "", "the second Back is the landing page"
+
+
+def test_no_request_leaves_the_server(server, page):
+    url, _ = server
+    host = urlparse(url).hostname
+    requests, errors = [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{url}/?q={quote_plus('how do I detect leakage')}")
+    page.get_by_text("Why this matched").first.wait_for(timeout=60_000)
+    page.goto(f"{url}/?view={quote_plus('Topic map')}")
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    outside = sorted({r for r in requests if not r.startswith(("data:", "blob:")) and urlparse(r).hostname != host})
+    assert outside == []
+    assert not [e for e in errors if "ERR_NAME_NOT_RESOLVED" in e or "Failed to load" in e]
+
+
+def test_unknown_question_id_gets_a_web_message(server, page):
+    url, _ = server
+    page.goto(f"{url}/?open=no-such-question")
+    warning = page.locator('[data-testid="stAlert"]').first
+    warning.wait_for(timeout=60_000)
+    text = warning.inner_text()
+    assert "has no question" in text and "python" not in text and "-m " not in text
+
+
+def test_filter_that_leaves_out_the_answer_says_nothing_close(server, page):
+    url, _ = server
+    page.goto(f"{url}/?q={quote_plus('vanishing gradients')}&topic=evaluation")
+    page.get_by_text("Nothing with these filters answers", exact=False).wait_for(timeout=60_000)
+    page.get_by_text("The closest answer is outside the filters", exact=False).wait_for()
+    assert page.get_by_text("Why this matched").count() == 0, "weak matches are not shown as results"
+
+
+def test_browse_follows_the_topics_filter(server, page):
+    url, _ = server
+    page.goto(f"{url}/?view=Browse&topic=nlp")
+    page.get_by_text("What are word embeddings", exact=False).first.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stSelectbox"]').count() == 0, "no second topic picker"
+    assert page.get_by_text("How does a Random Forest work", exact=False).count() == 0
+
+
+def test_highlight_has_no_stray_space_and_why_is_plain(server, page):
+    url, _ = server
+    page.goto(f"{url}/?q={quote_plus('data leakage')}")
+    page.get_by_text("Why this matched").first.wait_for(timeout=60_000)
+    gap = page.evaluate("""(() => {
+      const span = [...document.querySelectorAll('[data-testid=stMarkdownContainer] span')]
+        .find((s) => s.innerText === 'data leakage' && (s.previousSibling?.textContent || '').endsWith('('));
+      if (!span) return null;
+      const before = document.createRange(), text = span.previousSibling;
+      before.setStart(text, text.textContent.length - 1); before.setEnd(text, text.textContent.length);
+      const inside = document.createRange();
+      inside.setStart(span.firstChild, 0); inside.setEnd(span.firstChild, 1);
+      return inside.getBoundingClientRect().left - before.getBoundingClientRect().right;
+    })()""")
+    assert gap is not None, "no highlighted '(data leakage' on the page"
+    assert gap < 1.5, f"{gap:.1f} px between '(' and the highlight"
+    why = page.get_by_text("Why this matched").first.inner_text()
+    assert "by meaning" not in why and "#" not in why and "in meaning" in why
+
+
+def test_phone_shows_the_first_result_on_the_first_screen(server, browser):
+    url, _ = server
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/?q={quote_plus('how do I detect leakage')}")
+        page.locator("h4").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(800)
+        # the first card down to its "why" line: title, section badge and the matched text
+        box = page.get_by_text("Why this matched").first.bounding_box()
+        assert box["y"] + box["height"] <= 844, f"the first result ends {box['y'] + box['height']:.0f} px down"
+        page.screenshot(path=ARTIFACTS / "11-phone-results.png")
+    finally:
+        context.close()
+
+
+def test_topic_map_labels_are_short_titles_apart_from_each_other_and_the_legend(server, page):
+    from ui.topicmap import PALETTE
+
+    url, _ = server
+    page.goto(f"{url}/?view={quote_plus('Topic map')}")
+    page.locator('[data-testid="stVegaLiteChart"] svg .mark-text text').first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    found = page.evaluate("""(() => {
+      const chart = document.querySelector('[data-testid=stVegaLiteChart] svg');
+      const box = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+      return {
+        labels: [...chart.querySelectorAll('.mark-text text')].filter((t) => !t.closest('.role-legend'))
+          .map((t) => [t.textContent, box(t)]),
+        legend: [...chart.querySelectorAll('.role-legend')].map(box),
+        fills: [...chart.querySelectorAll('.mark-symbol path')].map((p) => p.getAttribute('fill')),
+      };
+    })()""")
+    labels = found["labels"]
+    assert len(labels) >= 12, f"only {len(labels)} of the 16 dots are labelled"
+    assert not [t for t, _ in labels if "-" in t and t == t.lower()], "labels are titles, not ids"
+
+    def overlap(a, b):
+        return a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1
+
+    clashes = [(s, t) for i, (s, a) in enumerate(labels) for t, b in labels[i + 1:] if overlap(a, b)]
+    assert clashes == []
+    assert not [t for t, a in labels for legend in found["legend"] if overlap(a, legend)]
+    fills = {f.upper() for f in found["fills"] if f}
+    assert fills and fills <= {c.upper() for c in PALETTE}, "colours from the colour-blind-safe palette"
+    assert len(fills) >= 6, "one colour per topic"
+    page.screenshot(path=ARTIFACTS / "12-topic-map-labels.png", full_page=True)

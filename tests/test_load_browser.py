@@ -59,9 +59,8 @@ def served(real_index, tmp_path_factory):
     idx = open_index(index_dir, content_dir=content)
     expected = {q: idx.search(q, k=10).groups[0].question for q in QUERIES}
 
-    # no file watcher: a server that watches the checkout (and its .venv) can spend minutes on inotify overflows
-    with serve_app(index_dir, content, base / "practice.json", base / "streamlit.log",
-                   extra_args=("--server.address", "127.0.0.1", "--server.fileWatcherType", "none")) as (url, proc, _):
+    # served on 127.0.0.1 with no file watcher (see appserver)
+    with serve_app(index_dir, content, base / "practice.json", base / "streamlit.log") as (url, proc, _):
         yield url, proc, expected
 
 

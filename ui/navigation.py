@@ -10,7 +10,8 @@ def open_question(question_id: str) -> None:
 
 
 def close_question() -> None:
-    st.query_params.pop("open", None)
+    if "open" in st.query_params:  # touching the URL otherwise would write a stale one (the query being typed)
+        del st.query_params["open"]
 
 
 def set_query(text: str) -> None:
@@ -19,8 +20,10 @@ def set_query(text: str) -> None:
 
 
 def on_query_change() -> None:
-    """Typing a query goes back to the results, wherever the user was."""
-    st.session_state["view"] = "Search"
+    """Typing a query goes back to the results, wherever the user was (changing only what differs, so that typing
+    on the results page leaves the URL to the box)."""
+    if st.session_state.get("view") != "Search":
+        st.session_state["view"] = "Search"
     close_question()
 
 

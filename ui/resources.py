@@ -83,6 +83,7 @@ def map_points(index_dir: str, version: str):
     return pd.DataFrame({
         "x": xy[:, 0], "y": xy[:, 1], "id": [q.id for q in idx.questions],
         "question": [q.title for q in idx.questions],
+        "label": [topicmap.short_title(q.title, q.id) for q in idx.questions],
         "topic": [q.topics[0] if q.topics else "(none)" for q in idx.questions],
         "topics": [", ".join(q.topics) for q in idx.questions],
     })

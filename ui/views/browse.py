@@ -6,6 +6,7 @@ import streamlit as st
 
 from ..navigation import on_map_select, open_question
 from ..render import escape_md
+from .. import topicmap
 from ..resources import map_points
 
 
@@ -24,18 +25,44 @@ def browse_view(idx, topics) -> None:
                           type="tertiary")
 
 
+MAP_WIDTH, MAP_HEIGHT = 620, 440  # pixels of the plot: labels are placed for this size
+
+
 def map_view(idx, index_dir) -> None:
     import altair as alt
 
     st.caption("Each dot is a question; questions close together are related (a 2-D projection of their "
                "vectors). Click a dot to open it. Keyboard users: the Browse view lists the same questions.")
-    data = map_points(str(index_dir), idx.version.name)
+    data = map_points(str(index_dir), idx.version.name).copy()
+    (x0, x1), (y0, y1) = _padded(data["x"]), _padded(data["y"])
+    px = (data["x"] - x0) / (x1 - x0) * MAP_WIDTH
+    py = (1 - (data["y"] - y0) / (y1 - y0)) * MAP_HEIGHT
+    boxes = topicmap.place_labels(list(zip(px, py)), list(data["label"]), MAP_WIDTH, MAP_HEIGHT)
+    data["label_x"] = [x0 + b.left / MAP_WIDTH * (x1 - x0) if b else None for b in boxes]
+    data["label_y"] = [y0 + (1 - (b.top + b.height / 2) / MAP_HEIGHT) * (y1 - y0) if b else None for b in boxes]
+    topics = sorted(set(data["topic"]))
+    legend = alt.Legend(orient="bottom", columns=4, title=None, symbolSize=120)
+    x_scale = alt.Scale(domain=[x0, x1], nice=False, zero=False)
+    y_scale = alt.Scale(domain=[y0, y1], nice=False, zero=False)
     pick = alt.selection_point(name="pick", fields=["id"], on="click")
-    base = alt.Chart(data).encode(x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None))
-    dots = base.mark_circle(size=220, opacity=0.9).encode(
-        color=alt.Color("topic:N", title="Topic"), tooltip=[alt.Tooltip("question:N", title="Question"),
-                                                            alt.Tooltip("topics:N", title="Topics")],
+    dots = alt.Chart(data).mark_point(size=220, filled=True, opacity=0.95, stroke="#555555",
+                                                strokeWidth=0.7).encode(
+        x=alt.X("x:Q", axis=None, scale=x_scale), y=alt.Y("y:Q", axis=None, scale=y_scale),
+        color=alt.Color("topic:N", scale=alt.Scale(domain=topics, range=list(topicmap.PALETTE)), legend=legend),
+        shape=alt.Shape("topic:N", scale=alt.Scale(domain=topics, range=list(topicmap.SHAPES)), legend=legend),
+        tooltip=[alt.Tooltip("question:N", title="Question"), alt.Tooltip("topics:N", title="Topics")],
     ).add_params(pick)
-    labels = base.mark_text(align="left", dx=9, fontSize=11).encode(text="id:N")
-    st.altair_chart(dots + labels, on_select=on_map_select, selection_mode="pick", key="map", height=460,
-                    alt="Map of the questions, coloured by topic")
+    labels = alt.Chart(data[data["label_x"].notna()]).mark_text(align="left", baseline="middle", fontSize=11).encode(
+        x=alt.X("label_x:Q", axis=None, scale=x_scale), y=alt.Y("label_y:Q", axis=None, scale=y_scale),
+        text="label:N")
+    # "pad": the legend goes around the plot instead of shrinking it, so the plot keeps the size labels are placed for
+    chart = (dots + labels).properties(width=MAP_WIDTH, height=MAP_HEIGHT,
+                                       autosize=alt.AutoSizeParams(type="pad", contains="padding"))
+    st.altair_chart(chart, on_select=on_map_select, selection_mode="pick", key="map", width="content",
+                    alt="Map of the questions, coloured and shaped by topic")
+
+
+def _padded(values, share: float = 0.06) -> tuple[float, float]:
+    low, high = float(values.min()), float(values.max())
+    pad = (high - low) * share or 1.0
+    return low - pad, high + pad

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+
 import streamlit as st
 
-from index import SearchToolError
+from index import SearchToolError, UnknownQuestion
 
 from ..navigation import close_question, open_question
 from ..render import escape_md
@@ -15,6 +17,16 @@ from .editor import edit_button
 def question_page(idx, question_id: str) -> None:
     try:
         question = idx.question(question_id)
+    except UnknownQuestion:
+        # The error's own text is for the command line (it names a command); a web user gets the web's way out.
+        st.warning(f"This bank has no question “{escape_md(question_id[:80])}”: the link may be from an older "
+                   "version of the bank or mistyped. Search for it above, or browse the topics.")
+        ids = {q.id: q for q in idx.questions}
+        for near in difflib.get_close_matches(question_id, list(ids), n=3, cutoff=0.6):
+            st.button(f"Did you mean: {escape_md(ids[near].title)}", key=f"near-id-{near}", on_click=open_question,
+                      args=(near,), type="tertiary")
+        st.button("Back to the search", on_click=close_question, icon=":material/arrow_back:")
+        return
     except SearchToolError as exc:
         st.warning(escape_md(str(exc)))
         st.button("Back", on_click=close_question, icon=":material/arrow_back:")
