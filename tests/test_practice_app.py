@@ -232,6 +232,31 @@ def test_interview_date_changes_the_counts_and_matches_the_plan(app):
     assert (near.due_today, near.left_before_interview) != (far.due_today, far.left_before_interview)
 
 
+def test_picking_the_date_in_the_sidebar_changes_the_plan(app):
+    at = app(learner="dave").run()
+    assert "left before your interview" not in summary_line(at)
+    day = (NOW + timedelta(days=10)).date()
+    at.sidebar.date_input(key="interview").set_value(day).run()
+    assert not at.exception
+    expected = open_store(app.database).plan("dave", [q.id for q in app.index.questions], now=NOW, interview=day)
+    assert f"{expected.left_before_interview} reviews left before your interview on" in summary_line(at)
+
+
+def test_the_queue_is_due_first_then_new(app, monkeypatch):
+    at = app(learner="erin").run()
+    first = current_question(at, app.index)
+    at.button(key="reveal").click().run()
+    at.button(key="rate-again").click().run()  # FSRS brings it back after a 1-minute learning step
+    second = current_question(at, app.index)
+    assert second.id != first.id, "while the first is not yet due again, a new one comes"
+    assert "Recorded Again" in all_text(at) and "next review in 1 minute" in all_text(at)
+    monkeypatch.setattr(practice, "now", lambda: NOW + timedelta(minutes=5))
+    at.button(key="reveal").click().run()
+    at.button(key="rate-good").click().run()
+    assert current_question(at, app.index).id == first.id, "a due card comes before the new ones"
+    assert "Due now" in all_text(at)
+
+
 @pytest.mark.parametrize("raw, says", [("garbage", "not a day written as YYYY-MM-DD"),
                                        ("2026-02-30", "not a day"), ("2020-01-01", "has passed")])
 def test_a_bad_interview_date_in_the_link_is_a_warning(app, raw, says):

@@ -5,6 +5,8 @@ judge. Used by the Practice view and by a question's own page."""
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from index import SearchToolError
@@ -27,13 +29,14 @@ def answer_box(idx, question_id: str, key: str):
     outcome = st.session_state.get(f"{key}-grade")
     if not outcome:
         return None
-    checked_text, grade, problem = outcome
+    checked_text, grade, problem, seconds = outcome
     if problem:
         st.warning(escape_md(problem))
         return None
     if practice.clean_answer(st.session_state.get(f"{key}-answer")) != checked_text:
         st.caption("You changed your answer since it was checked: check it again to update the result.")
     show_grade(grade)
+    st.caption(f"Checked in {seconds * 1000:.0f} ms on the server.")
     return grade
 
 
@@ -41,13 +44,13 @@ def check(idx, question_id: str, key: str) -> None:
     """The button's callback: grade the answer in the box, or keep the one sentence that says why it cannot be."""
     text = practice.clean_answer(st.session_state.get(f"{key}-answer"))
     problem = practice.answer_problem(text)
-    grade = None
+    grade, started = None, time.perf_counter()
     if problem is None:
         try:
             grade = answer_grader(str(idx.path), idx.version.name).grade(question_id, text)
         except SearchToolError as exc:  # QueryError (blank, too long) or UnknownQuestion: messages for a user
             problem = str(exc)[:1].upper() + str(exc)[1:] + "."
-    st.session_state[f"{key}-grade"] = (text, grade, problem)
+    st.session_state[f"{key}-grade"] = (text, grade, problem, time.perf_counter() - started)
 
 
 def show_grade(grade) -> None:
@@ -63,8 +66,10 @@ def show_grade(grade) -> None:
             st.markdown(f":red-badge[:material/close: missed] {escape_md(point.text)}")
     st.progress(min(1.0, max(0.0, grade.score)),
                 text=f"Coverage {grade.score:.0%}: {covered} of {total} key point{'s' if total != 1 else ''} covered")
-    label = grade.verdict.split(":", 1)[0]
-    VERDICT_BOX.get(label, st.error)(escape_md(grade.verdict))
+    # the verdict's own list of missed points is left out: "Read next" below lists every one of them
+    verdict, label = grade.verdict.split(" Missed: ", 1)[0], grade.verdict.split(":", 1)[0]
+    box = st.warning if grade.misconceptions and label in VERDICT_BOX else VERDICT_BOX.get(label, st.error)
+    box(escape_md(verdict))
     for mistake in grade.misconceptions:
         st.warning(f"“{escape_md(mistake.evidence)}” sounds like a known mistake: {escape_md(mistake.mistake)}",
                    icon=":material/report:")
