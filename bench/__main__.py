@@ -1,12 +1,13 @@
 """python -m bench eval   — retrieval quality table and chart (make eval)
 python -m bench speed  — latency, cold start, ingest and scale (make bench)
-python -m bench demo   — top hits of ten typical queries and warm in-process latency"""
+python -m bench demo   — top hits of ten typical queries and warm in-process latency
+python -m bench load   — the app as people type: against a bare Streamlit page, 8 and 20 sessions (bench/load.py)"""
 
 import sys
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("eval", "speed", "demo"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("eval", "speed", "demo", "load"):
         print(__doc__, file=sys.stderr)
         return 2
     command = sys.argv.pop(1)
@@ -14,6 +15,8 @@ def main() -> int:
         from .eval import main as run
     elif command == "demo":
         from .demo import main as run
+    elif command == "load":
+        from .load import main as run
     else:
         from .speed import main as run
     return run(sys.argv[1:]) or 0
