@@ -18,6 +18,7 @@ from conftest import FakeEmbedder
 from index import open_index
 from index.grade import LIMITS, MAX_ANSWER_CHARS
 from progress import ProgressLocked, ProgressStore, open_store
+from test_progress_store import _new_pg_database, pg_server  # noqa: F401 (the server: a fixture)
 from ui import practice
 from ui.render import escape_md
 
@@ -173,6 +174,19 @@ def test_unusable_database_is_a_message_and_search_still_works(app, monkeypatch,
     at.query_params["q"] = "roc auc"
     at.run()
     assert not at.exception and any(m.value.startswith("#### ") for m in at.markdown)
+
+
+def test_reviews_go_to_postgresql_when_the_url_is_set(app, monkeypatch, request):
+    url = _new_pg_database(request.getfixturevalue("pg_server"))  # skipped, with the reason, without PostgreSQL
+    monkeypatch.setenv("MLPREP_DATABASE_URL", url)
+    at = app(learner="alice").run()
+    q = current_question(at, app.index)
+    at.button(key="reveal").click().run()
+    at.button(key="rate-easy").click().run()
+    assert not at.exception
+    assert [(r.question_id, r.rating.name) for r in open_store(url).reviews("alice")] == [(q.id, "Easy")]
+    assert open_store(app.database).count_reviews() == 0, "MLPREP_DATABASE_URL wins over MLPREP_DATABASE"
+    assert any("Progress kept in postgresql://" in plain(c.value) for c in at.sidebar.caption)
 
 
 # --------------------------------------------------------------------------- learners
