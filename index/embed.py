@@ -156,8 +156,13 @@ def split_model_folder(spec: SplitZipModel, cache: Path | None = None, parts: li
     final = cache / f"{spec.name}-{spec.weights_sha256[:12]}"
     if _weights_ok(spec, final):
         return final
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / f".lock-{spec.name}", "a+") as lock:
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        lock = open(cache / f".lock-{spec.name}", "a+")
+    except OSError as exc:
+        raise ModelError(f"{spec.name}: cannot write the model cache {cache} ({exc.strerror}): set "
+                         f"MLPREP_MODEL_CACHE to a writable folder") from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _weights_ok(spec, final):  # another process assembled it while this one waited
             return final
@@ -166,6 +171,10 @@ def split_model_folder(spec: SplitZipModel, cache: Path | None = None, parts: li
         try:
             _assemble(spec, parts, tmp)
             publish_dir(tmp / "model", final)
+        except OSError as exc:  # a full disk, most likely: the join and the extraction need twice the model's size
+            raise ModelError(f"{spec.name}: cannot write the model cache {cache} ({exc}): free "
+                             f"{2 * spec.weights_size // 2**20} MB there or set MLPREP_MODEL_CACHE to another "
+                             f"folder") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return final

@@ -179,3 +179,11 @@ def test_only_transformer_mean_pooling_normalize_is_served_by_onnx(tmp_path, ext
     (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True,
                                                                      "pooling_mode_cls_token": False}))
     assert embed.pooling_is_mean(tmp_path) is servable
+
+
+def test_unwritable_cache_names_the_setting_that_moves_it(tmp_path):
+    parts = split_zip(tmp_path, FILES)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ModelError, match="cannot write the model cache.*MLPREP_MODEL_CACHE"):
+        split_model_folder(spec_for(parts), cache=blocker / "cache", parts=parts)
