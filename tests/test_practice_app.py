@@ -365,6 +365,15 @@ def test_interview_from_accepts_a_coming_day_only():
     assert len(practice.interview_from("9" * 10_000, today)[1]) < 300, "a long value is cut in the message"
 
 
+@pytest.mark.parametrize("name", [None, "", "../../etc/passwd", "/etc/localtime", "Not/AZone", "x" * 300, "UTC\x00"])
+def test_an_odd_browser_time_zone_is_utc(name):
+    assert practice.learner_zone(name) == timezone.utc
+
+
+def test_a_real_browser_time_zone_is_used():
+    assert str(practice.learner_zone("Europe/Paris")) == "Europe/Paris"
+
+
 def test_clean_answer_and_answer_problem():
     assert practice.clean_answer("caf\u0065\u0301 \u200bok\x00\n line") == "café ok\n line"
     assert practice.answer_problem(practice.clean_answer("\u200b\x00")) is not None

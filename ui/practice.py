@@ -30,10 +30,13 @@ def now() -> datetime:
 
 
 def learner_zone(name: str | None) -> tzinfo:
-    """The browser's time zone (an IANA name such as "Europe/Paris"), UTC when it is unknown or not a zone."""
+    """The browser's time zone (an IANA name such as "Europe/Paris"), UTC when it is unknown or not a zone: the
+    browser sends it, so it is untrusted (an absolute path, `..` or an overlong name is no zone)."""
+    if not name or not isinstance(name, str) or len(name) > 64:
+        return timezone.utc
     try:
-        return ZoneInfo(name) if name else timezone.utc
-    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return timezone.utc
 
 
