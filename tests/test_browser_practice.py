@@ -2,13 +2,15 @@
 bank with its real model, driven by Debian's headless Chromium through Playwright. Two learners in two browser
 contexts see only their own progress; a checked answer shows its covered and missed points; the Anki deck
 downloads. Screenshots go to tests/artifacts/ (gitignored): 20-practice-checked.png (light),
-21-practice-checked-dark.png, 22-practice-rating-suggested.png and 23-practice-rated.png."""
+21-practice-checked-dark.png, 22-practice-rating-suggested.png, 23-practice-rated.png and
+24-practice-interview-dark.png."""
 
 from __future__ import annotations
 
 import io
 import sqlite3
 import zipfile
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -129,5 +131,12 @@ def test_checked_answer_in_the_dark_theme_and_the_anki_download(server, browser)
         assert download.value.suggested_filename == "ml-interview-prep.apkg"
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             assert {"collection.anki2", "media"} <= set(z.namelist())
+
+        day = date.today() + timedelta(days=20)  # the server's clock is the real one
+        page.goto(f"{url}/?view=Practice&learner=dana&interview={day.isoformat()}")
+        assert "reviews left before your interview" in _summary(page)
+        assert page.locator('[data-testid="stSidebar"] [data-testid="stDateInput"] input').input_value() \
+            == day.isoformat()
+        page.screenshot(path=ARTIFACTS / "24-practice-interview-dark.png")
     finally:
         ctx.close()
