@@ -102,8 +102,25 @@ def reindexer(content_dir: str, index_dir: str) -> Reindexer:
     return Reindexer(Path(content_dir), Path(index_dir), build_lock())
 
 
+def _import_embedding_code() -> None:
+    try:
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        pass  # the build reports a missing package itself, with its fix
+
+
+@st.cache_resource
+def warm_builder() -> threading.Thread:
+    """Import the embedding code (torch) once per process, in the background, when a form opens: the app's queries
+    do not need it, and importing it is most of a first save's wait (docs/editing.md, "Save → searchable")."""
+    thread = threading.Thread(target=_import_embedding_code, name="warm-builder", daemon=True)
+    thread.start()
+    return thread
+
+
 # --------------------------------------------------------------------------- opening and closing a form
 def _open(mode: str, qid: str | None, fields: QuestionFields | None, sha: str | None) -> None:
+    warm_builder()  # while the user types, so that the save's build need not import torch first
     n = st.session_state.get(_FORMS, 0) + 1
     st.session_state[_FORMS] = n
     token = f"ed{n}"
