@@ -176,6 +176,15 @@ def test_unusable_database_is_a_message_and_search_still_works(app, monkeypatch,
     assert not at.exception and any(m.value.startswith("#### ") for m in at.markdown)
 
 
+def test_searching_never_opens_the_progress_database(app):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["q"] = "roc auc"
+    at.run()
+    assert not at.exception
+    assert any(escape_md(str(app.database)) in c.value for c in at.sidebar.caption), "the sidebar names it"
+    assert not app.database.exists()
+
+
 def test_reviews_go_to_postgresql_when_the_url_is_set(app, monkeypatch, request):
     url = _new_pg_database(request.getfixturevalue("pg_server"))  # skipped, with the reason, without PostgreSQL
     monkeypatch.setenv("MLPREP_DATABASE_URL", url)
@@ -338,7 +347,7 @@ def test_the_old_practice_json_is_migrated_once_into_the_default_learner(app):
     at = app().run()  # no learner: the shared default one, which the old tally belongs to
     assert not at.exception
     assert "Practising as **default**" in summary_line(at)
-    assert any("imported once" in c.value for c in at.sidebar.caption)
+    assert any("imported once" in c.value for c in at.caption)
     store = open_store(app.database)
     assert [r.rating.name for r in store.reviews("default")] == ["Again", "Again"]
     assert store.import_practice_json(app.practice).imported is False, "never twice"

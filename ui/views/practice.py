@@ -48,11 +48,8 @@ def progress_sidebar(paths: Paths) -> None:
                   help="With a date, every question comes up at least once before it and the weakest ones again.")
     if problem := st.session_state.get("interview_problem"):
         st.warning(escape_md(problem))
-    store = open_progress(paths, quiet=True)
-    if store is not None:
-        st.caption(f"Progress kept in {escape_md(store[0].where)}")
-        if store[1].imported:
-            st.caption(escape_md(f"The old practice tally was imported once: {store[1].message}."))
+    # named, not opened: the database is opened by the Practice page, so searching never creates or touches it
+    st.caption(f"Progress kept in {escape_md(redact(database_from_env()))}")
 
 
 def forget_interview_problem() -> None:
@@ -74,15 +71,12 @@ def current_interview(today):
     return practice.interview_from(st.query_params.get("interview"), today)[0]
 
 
-def open_progress(paths: Paths, quiet: bool = False):
+def open_progress(paths: Paths):
     """(store, ImportResult), or None after saying why the database cannot be used (searching still works)."""
     try:
         return progress_store(database_from_env(), str(paths.practice_file))
     except ProgressError as exc:
-        if not quiet:
-            st.error(f"Practice progress is unavailable: {escape_md(str(exc))}. Searching and reading still work.")
-        else:
-            st.caption(f"Progress database unavailable ({escape_md(redact(database_from_env()))}).")
+        st.error(f"Practice progress is unavailable: {escape_md(str(exc))}. Searching and reading still work.")
         return None
 
 
@@ -114,7 +108,10 @@ def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
     opened = open_progress(paths)
     if opened is None:
         return
-    store = opened[0]
+    store, migrated = opened
+    if migrated.imported and not st.session_state.get("practice_migration_told"):  # said once per session
+        st.session_state["practice_migration_told"] = True
+        st.caption(escape_md(f"The old practice tally was imported once: {migrated.message}."))
     tz, now = learner_tz(), practice.now()
     interview = current_interview(now.astimezone(tz).date())
     pool, label = practice_pool(idx, query, sections, topics)
