@@ -270,3 +270,15 @@ def test_search_keeps_answering_from_the_live_index_while_the_save_is_indexed(ap
     assert any("searchable now" in s.value for s in at.sidebar.success)
     search(at, "zebraquux pooling")
     assert "What is zebraquux pooling?" in texts(at).replace("\\", "")
+
+
+def test_a_forged_edit_of_a_path_is_refused_on_a_writable_server(app, tmp_path):
+    at = app().run()
+    at.session_state["editor"] = {"mode": "edit", "id": "../escape", "sha": "0" * 64, "token": "ed9",
+                                  "q": at.session_state["q"], "view": at.session_state["view"]}
+    at.run()
+    fill(at)
+    before = snapshot(tmp_path)
+    save(at)
+    assert "the id must be lowercase words joined by hyphens" in errors(at)
+    assert snapshot(tmp_path) == before

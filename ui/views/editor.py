@@ -192,7 +192,7 @@ def _fields(token: str, draft: bool) -> QuestionFields:
 def _form_id(state: dict) -> str:
     """The id to save under: an edit keeps its id; a new question takes the typed one, or one made from the title."""
     if state["mode"] == "edit":
-        return str(state["id"])
+        return str(state.get("id") or "")
     typed = str(st.session_state.get(f"{state['token']}-id", ""))
     if typed:
         return typed  # untrusted: save_question refuses anything but lowercase words and hyphens
@@ -276,7 +276,8 @@ def editor_view(idx, paths: Paths) -> None:
         close_editor()
         st.warning(_READ_ONLY_NOTE)
         return
-    if not isinstance(state, dict) or state.get("mode") not in ("new", "edit", "saved") or "token" not in state:
+    needs = {"new": ("token",), "edit": ("token", "id"), "saved": ("token", "id", "path", "ticket")}
+    if not isinstance(state, dict) or not all(state.get(k) for k in needs.get(state.get("mode"), ("?",))):
         close_editor()
         st.warning("This form is no longer open; start again from “New question” or a question's “Edit”.")
         return
