@@ -124,6 +124,8 @@ def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
                 f"**{escape_md(practice.plan_summary(plan))}**")
     if notice := st.session_state.pop("practice_notice", None):
         st.success(escape_md(notice), icon=":material/task_alt:")
+    if (error := st.session_state.get("practice_error")) and not st.session_state.get("practice_stage"):
+        st.error(escape_md(error))  # a failed skip; after the reveal the error shows beside the rating buttons
 
     current = st.session_state.get("practice_q")
     if st.session_state.get("practice_for") != (learner, tuple(pool)) or current not in pool:
