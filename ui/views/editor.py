@@ -378,6 +378,7 @@ def index_status(paths: Paths) -> bool:
             st.rerun(scope="app")  # the whole page, so the sidebar and the search load the version just published
         st.success(f"Ready: “{escape_md(pending['id'])}” is in the index and searchable now.",
                    icon=":material/check_circle:")
+        st.caption(f"Index update: {escape_md(status.message)}")
         return True
     st.error(f"“{escape_md(pending['id'])}” is saved, but the index was not updated: {escape_md(status.message)}. "
              "Search keeps answering from the last good index; the next save or “Rebuild index” tries again.")
