@@ -64,7 +64,8 @@ class SearchConfig:
     no_match_weights: tuple[float, ...] = (2.0751, 3.5631, 2.4306, -0.0022, -1.9850, 3.2853)
     no_match_bias: float = -4.6756
     no_match_threshold: float = 0.1621
-    related_topic_weight: float = 0.0  # added to related scores per shared topic (Jaccard)
+    related_topic_weight: float = 0.05  # added to related scores per shared topic (Jaccard)
+    related_mentions: float = 0.05  # added per direction in which one question's text names the other
 
 
 @dataclass(frozen=True, eq=False)
@@ -277,10 +278,26 @@ class Index(LoadedIndex):
             jac = np.array([len(mine & set(self.questions[i].topics)) / max(1, len(mine | set(self.questions[i].topics)))
                             for i in rows])
             scores = scores + self.config.related_topic_weight * jac
+        if self.config.related_mentions:
+            scores = scores + self.config.related_mentions * self._mentions(row, rows)
         scores = np.where(rows == row, -np.inf, scores)
         order = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if np.isfinite(scores[i])]
         return [Related(self.questions[rows[i]].id, self.questions[rows[i]].title, float(scores[i]),
                         self.questions[rows[i]].topics) for i in order]
+
+
+    def _mentions(self, row: int, rows: np.ndarray) -> np.ndarray:
+        """Per row of `rows`: how many of the two questions' texts name the other (0, 1 or 2), by their names
+        (query.NamePhrases: aliases and id words) found in the other's sections."""
+        return np.array([(int(r) in self._names_in(row)) + (row in self._names_in(int(r))) for r in rows], dtype=float)
+
+    def _names_in(self, row: int) -> frozenset[int]:
+        """The other questions whose names question `row`'s sections contain (cached: the text never changes)."""
+        cache = self.__dict__.setdefault("_names_in_cache", {})
+        if row not in cache:
+            text = " ".join(s.text for s in self.questions[row].sections)
+            cache[row] = self.name_phrases.named(text) - {row}
+        return cache[row]
 
 
 def open_index(path: Path | str = DEFAULT_INDEX, content_dir: Path | str | None = None, check_stale: bool = True,
