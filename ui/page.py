@@ -8,6 +8,7 @@ filter changes, and a question opened from low on the page keeps the old scroll 
 - gives a new search, a filter, a view or a question its own history entry, while typing on replaces the entry
   (no half-typed `?q=gradient+` entries) and an unchanged URL adds none; Back and Forward are left to Streamlit;
 - scrolls to the top when a question opens, so its title is on screen;
+- lets the fixed-size topic map scroll sideways on a phone;
 - removes the side padding Streamlit gives highlighted words (it reads as stray spaces: "( data leakage )").
 """
 
@@ -18,7 +19,9 @@ PAGE_ICON = "🎓"  # an emoji: a Material icon here is fetched from a font CDN,
 SETTLED_MS = 2000  # a query left alone this long is a search of its own: the next one gets a new history entry
 
 # Streamlit pads highlighted text on both sides, which reads as stray spaces: "( data leakage )".
-PAGE_STYLE = ".stMarkdownColoredBackground { padding-left: 0 !important; padding-right: 0 !important; }"
+# The topic map is drawn at a fixed size (its labels are placed for it): on a phone it scrolls sideways, not clipped.
+PAGE_STYLE = (".stMarkdownColoredBackground { padding-left: 0 !important; padding-right: 0 !important; } "
+              '[data-testid="stVegaLiteChart"] { overflow-x: auto; }')
 
 PAGE_SCRIPT = f"""<script>
 (() => {{

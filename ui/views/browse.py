@@ -52,7 +52,10 @@ def map_view(idx, index_dir) -> None:
         shape=alt.Shape("topic:N", scale=alt.Scale(domain=topics, range=list(topicmap.SHAPES)), legend=legend),
         tooltip=[alt.Tooltip("question:N", title="Question"), alt.Tooltip("topics:N", title="Topics")],
     ).add_params(pick)
-    labels = alt.Chart(data[data["label_x"].notna()]).mark_text(align="left", baseline="middle", fontSize=11).encode(
+    # Vega draws text black unless told: follow the page's theme (None before the browser has said: a mid grey)
+    ink = {"dark": "#FAFAFA", "light": "#31333F"}.get(st.context.theme.type, "#808495")
+    labels = alt.Chart(data[data["label_x"].notna()]).mark_text(align="left", baseline="middle", fontSize=11,
+                                                                 color=ink).encode(
         x=alt.X("label_x:Q", axis=None, scale=x_scale), y=alt.Y("label_y:Q", axis=None, scale=y_scale),
         text="label:N")
     # "pad": the legend goes around the plot instead of shrinking it, so the plot keeps the size labels are placed for
