@@ -2,8 +2,10 @@
 
 Routing and layout only. The views live in `ui/views/`, the index lifecycle (build, freshness) in `ui/lifecycle.py`,
 the process-wide resources (loaded index, folders) in `ui/resources.py` and the navigation callbacks in
-`ui/navigation.py`. Nothing from content or a query is rendered as HTML: it goes through `ui.render` (escaped
-Markdown) or plain-text elements.
+`ui/navigation.py`. The box, filters, view and content are one `st.fragment` (`page_body`), so typing, filtering
+and clicking rerun only that part; whole-page runs (a load, the sidebar) also check the index's freshness and send
+`ui/page.py`'s constant script (focus, browser history, scroll, highlight style). Nothing from content or a query
+is rendered as HTML: it goes through `ui.render` (escaped Markdown) or plain-text elements.
 
 Folders come from environment variables (MLPREP_INDEX, MLPREP_CONTENT, MLPREP_PRACTICE; see `ui.resources.Paths`);
 URL parameters never name files. URL parameters: q (query), section and topic (filters), view, open (a question id).
