@@ -1,7 +1,7 @@
 """Load: 10 headless Chromium sessions search the served app at once for 60 s (MLPREP_LOAD_SECONDS to change it).
 
-Each session has its own browser context (its own Streamlit session), types queries into the search box (the
-first st.text_input) and waits for the top question the library gives for that query. Passing means: no
+Each session has its own browser context (its own Streamlit session), types queries into the search box (found by
+its label) and waits for the top question the library gives for that query. Passing means: no
 Streamlit exception box (stException) in any session, no script dialog (markup queries are in the mix), every
 search answered. The server's resident memory is read before and after and written, with the counts, to
 tests/artifacts/load.json.
@@ -22,7 +22,7 @@ from appserver import CHROMIUM, CHROMIUM_ARGS, ROOT, serve_app
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 SESSIONS = 10
 SECONDS = float(os.environ.get("MLPREP_LOAD_SECONDS", "60"))
-SEARCH_BOX = '[data-testid="stTextInput"] input'
+SEARCH_BOX = 'input[aria-label="Search the question bank"]'  # the sidebar has text inputs too
 EXCEPTION = '[data-testid="stException"]'
 QUERIES = ["how do I detect leakage", "random forest vs gradient boosting", "precision or recall for fraud",
            "common mistakes with cross validation", "vanishing gradients", "word embeddings", "model drift in production",
