@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a file: make the project importable
     sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402 - after the path set-up above
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -269,13 +271,6 @@ async def type_query(page, wire: Wire, query: str, timeout: float = 60) -> dict:
     return {"last_key": last_key, "run_done_s": done - last_key, "messages": messages, "bytes": size}
 
 
-def pct(values, p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
 # ---------------------------------------------------------------------------- the three parts
 async def typing(browser, servers: dict[str, tuple[str, int]], rounds: int) -> dict:
     """Each server's page types the same queries, alternating servers query by query."""
@@ -300,7 +295,8 @@ async def typing(browser, servers: dict[str, tuple[str, int]], rounds: int) -> d
     out = {}
     for name, rs in runs.items():
         done = [r["run_done_s"] * 1000 for r in rs]
-        out[name] = {"queries": len(rs), "run_done_p50_ms": pct(done, 50), "run_done_p95_ms": pct(done, 95),
+        out[name] = {"queries": len(rs), "run_done_p50_ms": percentile(done, 50),
+                     "run_done_p95_ms": percentile(done, 95),
                      "run_done_max_ms": max(done), "cpu_ms_per_query": cpu[name] / len(rs) * 1000,
                      "messages_per_query": sum(r["messages"] for r in rs) / len(rs),
                      "kb_per_query": sum(r["bytes"] for r in rs) / len(rs) / 1024}
@@ -346,7 +342,7 @@ async def concurrent(url: str, pid: int, sessions: int, seconds: float, expected
     cpu = cpu_seconds(pid) - cpu_before
     for u in users:
         await u.close()
-    ms = lambda p: None if not latencies else round(pct(latencies, p) * 1000)  # noqa: E731
+    ms = lambda p: None if not latencies else round(percentile(latencies, p) * 1000)  # noqa: E731
     return {"sessions": sessions, "seconds": round(time.monotonic() - started, 1), "searches": count[0],
             "results_p50_ms": ms(50), "results_p95_ms": ms(95), "results_max_ms": ms(100),
             "server_cpu_s_per_search": cpu / max(1, count[0]), "errors": errors,
