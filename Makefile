@@ -49,6 +49,7 @@ eval: bench-venv index
 
 bench: bench-venv index
 	$(BENCH_VENV)/bin/python -m bench speed
+	$(BENCH_VENV)/bin/python -m bench load --index $(INDEX)
 
 clean:
 	rm -rf build .pytest_cache
