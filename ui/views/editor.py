@@ -21,7 +21,7 @@ import streamlit as st
 
 from index import store
 from index.errors import ContentErrors, SearchToolError, UnknownQuestion
-from ingest.content import FORM, SECTIONS, QuestionFields, parse_file, suggest_id
+from ingest.content import FORM, SECTIONS, QuestionFields, check_fields, parse_file, suggest_id
 from ingest.edit import (EditRefused, list_backups, open_question, read_only, reindex, restore_backup,
                          save_question)
 
@@ -247,8 +247,6 @@ def _reopen(paths: Paths) -> None:
 
 
 def _problems(state: dict) -> list[tuple[str, str]]:
-    from ingest.content import check_fields
-
     fields = _fields(state["token"], bool(state.get("draft")))
     _, _, problems = check_fields(_form_id(state), fields)
     if problems and problems[0].field == "id":  # ingest stops at a bad id; the form still checks the other fields
