@@ -219,14 +219,23 @@ def _list_items(sentence: str) -> list[str]:
     return items
 
 
+# a short claim with one of these words leans on the claim before it ("Attention solves both.")
+BACK_REFERENCE = re.compile(r"\b(?:both|this|these|that|those|it|they|them)\b", re.I)
+
+
 def claims(text: str) -> list[str]:
-    """A section's claims: sentences, split into list items and at semicolons and dashes between clauses."""
+    """A section's claims: sentences, split into list items and at semicolons and dashes between clauses. A short
+    claim that refers back to the one before it is joined to it, so every point can be read alone."""
     out = []
     for sentence in split_sentences(text):
         for item in _list_items(sentence.rstrip(".")):
             for clause in re.split(r";\s+|\.\s+", item):
                 clause = clause.strip(" .")
-                if len(_words(clause)) >= 3:
+                if len(_words(clause)) < 3:
+                    continue
+                if out and len(_words(clause)) < 6 and BACK_REFERENCE.search(clause):
+                    out[-1] = f"{out[-1]}; {clause[0].lower()}{clause[1:]}"
+                else:
                     out.append(clause)
     return out
 

@@ -172,3 +172,10 @@ def test_blank_unknown_and_overlong_answers_raise_errors_that_say_what_to_do(gra
         grader.grade("no-such-question", STRONG)
     with pytest.raises(QueryError, match="one answer at a time"):
         grader.grade("overfitting", STRONG * 40)
+
+
+def test_a_short_claim_that_refers_back_is_joined_to_the_one_before():
+    from index.grade import claims
+
+    got = claims("RNNs are slow and forget distant tokens. Attention solves both. Self-attention looks at every token.")
+    assert got == ["RNNs are slow and forget distant tokens; attention solves both", "Self-attention looks at every token"]
