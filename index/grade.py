@@ -225,17 +225,18 @@ BACK_REFERENCE = re.compile(r"\b(?:both|this|these|that|those|it|they|them)\b", 
 
 def claims(text: str) -> list[str]:
     """A section's claims: sentences, split into list items and at semicolons and dashes between clauses. A short
-    claim that refers back to the one before it is joined to it, so every point can be read alone."""
+    sentence that refers back to the claim before it ("Attention solves both.") is joined to that claim, as the
+    text has them, so every point can be read alone and stays a verbatim part of the model answer."""
     out = []
     for sentence in split_sentences(text):
+        whole = sentence.strip(" .")
+        if out and len(_words(whole)) < 6 and BACK_REFERENCE.search(whole) and f"{out[-1]}. {whole}" in text:
+            out[-1] = f"{out[-1]}. {whole}"
+            continue
         for item in _list_items(sentence.rstrip(".")):
             for clause in re.split(r";\s+|\.\s+", item):
                 clause = clause.strip(" .")
-                if len(_words(clause)) < 3:
-                    continue
-                if out and len(_words(clause)) < 6 and BACK_REFERENCE.search(clause):
-                    out[-1] = f"{out[-1]}; {clause[0].lower()}{clause[1:]}"
-                else:
+                if len(_words(clause)) >= 3:
                     out.append(clause)
     return out
 

@@ -178,4 +178,4 @@ def test_a_short_claim_that_refers_back_is_joined_to_the_one_before():
     from index.grade import claims
 
     got = claims("RNNs are slow and forget distant tokens. Attention solves both. Self-attention looks at every token.")
-    assert got == ["RNNs are slow and forget distant tokens; attention solves both", "Self-attention looks at every token"]
+    assert got == ["RNNs are slow and forget distant tokens. Attention solves both", "Self-attention looks at every token"]
