@@ -79,7 +79,7 @@ class Evidence:
     name_counts: np.ndarray  # per candidate question: its number of names
     title_cos: np.ndarray  # per candidate question (only the title leg's best rows when w_title_dense is 0)
     title_lex: np.ndarray  # per candidate question: BM25 of title + aliases + topics
-    intent_rows: np.ndarray | None  # per row: True where the section is the kind the query asked for
+    asked: bool  # the query asked for a kind of section: `first_rows` are that kind (else the short answers)
     first_rows: np.ndarray  # per row: True for the section a result opens on (the kind asked for, else short)
     named: np.ndarray  # per candidate question: True when the query contains one of its names
 
@@ -115,8 +115,8 @@ def fuse(cfg, ev: Evidence) -> Fused:
     if cfg.w_named:
         question_score = question_score + cfg.w_named * ev.named
     scores = question_score[ev.pos] + cfg.section_weight * section_score
-    if ev.intent_rows is not None:
-        scores = scores + cfg.intent_boost * ev.intent_rows
+    if ev.asked:
+        scores = scores + cfg.intent_boost * ev.first_rows
     scores = lift_first(scores, ev.first_rows, ev.per_question)
     return Fused(scores, question_score, best_cos, row_sentence, name_cos)
 

@@ -99,6 +99,7 @@ class Index(LoadedIndex):
                  config: SearchConfig | None = None, exact: bool = False):
         super().__init__(path, version, manifest, embedder=embedder, exact=exact)
         self.config = config or SearchConfig()
+        self._names_in_cache: dict[int, frozenset[int]] = {}  # related: the questions each question's text names
 
     def search(self, query: str, k: int = 10, sections=None, topics=None) -> SearchResult:
         """Ranked section hits for a query.
@@ -227,7 +228,7 @@ class Index(LoadedIndex):
         named = np.isin(cand_q, np.fromiter(plan.named, dtype=np.int64, count=len(plan.named)))
         return Evidence(pos, np.bincount(pos, minlength=len(cand_q)), section_cos,
                         cand.lex_sections[rows].astype(np.float64), sentence_cos, sent_counts, name_cos, name_counts,
-                        title_cos, cand.lex_titles[cand_q], first_rows if plan.intent else None, first_rows, named)
+                        title_cos, cand.lex_titles[cand_q], plan.intent is not None, first_rows, named)
 
     def _hits(self, plan: QueryPlan, cand: Candidates, evidence: Evidence, fused: Fused, k: int) -> list[Hit]:
         """Step 6: the k best sections, best first (ties: lower row first)."""
@@ -293,7 +294,7 @@ class Index(LoadedIndex):
 
     def _names_in(self, row: int) -> frozenset[int]:
         """The other questions whose names question `row`'s sections contain (cached: the text never changes)."""
-        cache = self.__dict__.setdefault("_names_in_cache", {})
+        cache = self._names_in_cache
         if row not in cache:
             text = " ".join(s.text for s in self.questions[row].sections)
             cache[row] = self.name_phrases.named(text) - {row}
