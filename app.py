@@ -18,7 +18,7 @@ import streamlit as st
 from ui.lifecycle import ensure_index, serving_index
 from ui.render import escape_md
 from ui.navigation import close_question, on_query_change
-from ui.page import PAGE_ICON, PAGE_SCRIPT, SEARCH_LABEL
+from ui.page import PAGE_ICON, PAGE_SCRIPT, PAGE_STYLE_HTML, SEARCH_LABEL
 from ui.resources import Paths
 from ui.views.browse import browse_view, map_view
 from ui.views.editor import editor_open, editor_view
@@ -36,7 +36,8 @@ def main() -> None:
     st.set_page_config(page_title="ML interview prep", page_icon=PAGE_ICON, layout="centered")
     paths = Paths.from_env()
     st.markdown("## ML interview prep")
-    st.html(PAGE_SCRIPT, unsafe_allow_javascript=True)  # before the results, so its style is there when they are
+    st.html(PAGE_STYLE_HTML)  # before the results, so they are never drawn without it
+    st.html(PAGE_SCRIPT, unsafe_allow_javascript=True)
     st.session_state[FULL_RUN] = True  # read once by the page body: this run checks the index's freshness
     page_body(paths)
     sidebar(serving_index(paths), paths)

@@ -369,7 +369,7 @@ def test_highlight_has_no_stray_space_and_why_is_plain(server, page):
     url, _ = server
     page.goto(f"{url}/?q={quote_plus('data leakage')}")
     page.get_by_text("Why this matched").first.wait_for(timeout=60_000)
-    gap = page.evaluate("""(() => {
+    measure = """(() => {
       const span = [...document.querySelectorAll('[data-testid=stMarkdownContainer] span')]
         .find((s) => s.innerText === 'data leakage' && (s.previousSibling?.textContent || '').endsWith('('));
       if (!span) return null;
@@ -378,9 +378,21 @@ def test_highlight_has_no_stray_space_and_why_is_plain(server, page):
       const inside = document.createRange();
       inside.setStart(span.firstChild, 0); inside.setEnd(span.firstChild, 1);
       return inside.getBoundingClientRect().left - before.getBoundingClientRect().right;
-    })()""")
+    })()"""
+    gap = page.evaluate(measure)
     assert gap is not None, "no highlighted '(data leakage' on the page"
     assert gap < 1.5, f"{gap:.1f} px between '(' and the highlight"
+    # a search typed on the page reruns only the results: the style must still hold for the new cards
+    box = page.get_by_label("Search the question bank")
+    box.fill("what is data leakage")
+    box.press("Enter")
+    page.wait_for_function("() => [...document.querySelectorAll('h4')].length > 0"
+                           " && new URL(location.href).searchParams.get('q') === 'what is data leakage'",
+                           timeout=60_000)
+    page.get_by_text("Why this matched").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    gap = page.evaluate(measure)
+    assert gap is not None and gap < 1.5, f"after a typed search: {gap} px between '(' and the highlight"
     why = page.get_by_text("Why this matched").first.inner_text()
     assert "by meaning" not in why and "#" not in why and "in meaning" in why
 

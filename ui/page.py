@@ -7,9 +7,11 @@ filter changes, and a question opened from low on the page keeps the old scroll 
   since the box may reach the page after the script);
 - gives a new search, a filter, a view or a question its own history entry, while typing on replaces the entry
   (no half-typed `?q=gradient+` entries) and an unchanged URL adds none; Back and Forward are left to Streamlit;
-- scrolls to the top when a question opens, so its title is on screen;
-- lets the fixed-size topic map scroll sideways on a phone;
-- removes the side padding Streamlit gives highlighted words (it reads as stray spaces: "( data leakage )").
+- scrolls to the top when a question opens, so its title is on screen.
+
+The style (highlights without side padding, a topic map that scrolls sideways on a phone) is sent on its own as
+style tags only (`PAGE_STYLE_HTML`), so Streamlit draws it as part of the page instead of the script adding it
+later: results are never drawn before it.
 """
 
 from __future__ import annotations
@@ -23,13 +25,12 @@ SETTLED_MS = 2000  # a query left alone this long is a search of its own: the ne
 PAGE_STYLE = (".stMarkdownColoredBackground { padding-left: 0 !important; padding-right: 0 !important; } "
               '[data-testid="stVegaLiteChart"] { overflow-x: auto; }')
 
+PAGE_STYLE_HTML = f"<style>{PAGE_STYLE}</style>"
+
 PAGE_SCRIPT = f"""<script>
 (() => {{
   if (window.__mlprepPage) return;  // a whole-page rerun may run this again: patch once
   window.__mlprepPage = true;
-  const style = document.createElement('style');
-  style.textContent = '{PAGE_STYLE}';
-  document.head.appendChild(style);
   const started = Date.now();
   const focusBox = () => {{
     const box = document.querySelector('input[aria-label="{SEARCH_LABEL}"]');
