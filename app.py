@@ -36,7 +36,9 @@ def main() -> None:
     st.set_page_config(page_title="ML interview prep", page_icon=PAGE_ICON, layout="centered")
     paths = Paths.from_env()
     st.markdown("## ML interview prep")
-    st.html(PAGE_STYLE_HTML)  # before the results, so they are never drawn without it
+    # our constant style, as the first element of the page: drawn before any result (a style-only st.html goes to
+    # Streamlit's event container, which can be drawn after the results or dropped)
+    st.markdown(PAGE_STYLE_HTML, unsafe_allow_html=True)
     st.html(PAGE_SCRIPT, unsafe_allow_javascript=True)
     st.session_state[FULL_RUN] = True  # read once by the page body: this run checks the index's freshness
     page_body(paths)

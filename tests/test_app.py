@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import FakeEmbedder
 from index import open_index, store
+from ui.page import PAGE_STYLE_HTML
 from index.model import Question, Section
 from ui import revision, topicmap
 from ui.render import escape_md, example_queries, highlight, why_matched
@@ -223,9 +224,9 @@ def test_script_in_content_is_shown_as_text(app):
     page = texts(at)
     assert escape_md(SCRIPT) in page and SCRIPT not in page
     assert "\\*\\*not bold\\*\\*" in page and "\\:red\\[" in page and "\\$not maths\\$" in page
-    assert not any(m.proto.allow_html for m in at.markdown)
+    assert [m.value for m in at.markdown if m.proto.allow_html] == [PAGE_STYLE_HTML], "only our constant style"
     html_elements = at.get("html")
-    assert len(html_elements) == 1 and "markup" not in html_elements[0].proto.body  # only our focus script
+    assert len(html_elements) == 1 and "markup" not in html_elements[0].proto.body  # only our page script
 
     at = search(app().run(), "markup script")
     assert SCRIPT not in texts(at) and "\\<" in texts(at)

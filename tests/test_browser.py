@@ -369,6 +369,9 @@ def test_highlight_has_no_stray_space_and_why_is_plain(server, page):
     url, _ = server
     page.goto(f"{url}/?q={quote_plus('data leakage')}")
     page.get_by_text("Why this matched").first.wait_for(timeout=60_000)
+    # a new session's page is drawn in stages (placeholders first): measure the page as it settles, not midway
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=stSkeleton]').length === 0",
+                           timeout=60_000)
     measure = """(() => {
       const span = [...document.querySelectorAll('[data-testid=stMarkdownContainer] span')]
         .find((s) => s.innerText === 'data leakage' && (s.previousSibling?.textContent || '').endsWith('('));

@@ -9,9 +9,8 @@ filter changes, and a question opened from low on the page keeps the old scroll 
   (no half-typed `?q=gradient+` entries) and an unchanged URL adds none; Back and Forward are left to Streamlit;
 - scrolls to the top when a question opens, so its title is on screen.
 
-The style (highlights without side padding, a topic map that scrolls sideways on a phone) is sent on its own as
-style tags only (`PAGE_STYLE_HTML`), so Streamlit draws it as part of the page instead of the script adding it
-later: results are never drawn before it.
+The style (highlights without side padding, a topic map that scrolls sideways on a phone) is the page's first
+element (`PAGE_STYLE_HTML`), not something the script adds later: results are never drawn before it.
 """
 
 from __future__ import annotations
