@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.heap import freeze_heap
 from ui.lifecycle import ensure_index, serving_index
 from ui.render import escape_md
 from ui.navigation import close_question, on_query_change
@@ -42,7 +43,9 @@ def main() -> None:
     st.html(PAGE_SCRIPT, unsafe_allow_javascript=True)
     st.session_state[FULL_RUN] = True  # read once by the page body: this run checks the index's freshness
     page_body(paths)
-    sidebar(serving_index(paths), paths)
+    idx = serving_index(paths)
+    freeze_heap(str(idx.path), str(idx.version))  # once the index and its model are loaded
+    sidebar(idx, paths)
 
 
 def filters_label(headings, topics) -> str:
