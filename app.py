@@ -4,8 +4,9 @@ Routing and layout only. The views live in `ui/views/`, the index lifecycle (bui
 the process-wide resources (loaded index, folders) in `ui/resources.py` and the navigation callbacks in
 `ui/navigation.py`. The box, filters, view and content are one `st.fragment` (`page_body`), so typing, filtering
 and clicking rerun only that part; whole-page runs (a load, the sidebar) also check the index's freshness and send
-`ui/page.py`'s constant script (focus, browser history, scroll, highlight style). Nothing from content or a query
-is rendered as HTML: it goes through `ui.render` (escaped Markdown) or plain-text elements.
+`ui/page.py`'s constant script (focus, browser history, scroll, highlight style). The results are one Markdown
+block whose card links act through `ui/card_links.py`. Nothing from content or a query is rendered as HTML: it
+goes through `ui.render` (escaped Markdown) or plain-text elements.
 
 Folders come from environment variables (MLPREP_INDEX, MLPREP_CONTENT, MLPREP_PRACTICE; see `ui.resources.Paths`);
 URL parameters never name files. URL parameters: q (query), section and topic (filters), view, open (a question id).
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.card_links import card_links
 from ui.heap import freeze_heap
 from ui.lifecycle import ensure_index, serving_index
 from ui.render import escape_md
@@ -56,6 +58,7 @@ def filters_label(headings, topics) -> str:
 @st.fragment
 def page_body(paths: Paths) -> None:
     """Everything that follows the query: typing, filtering or clicking in here reruns only this part."""
+    card_links()  # before the results, so that it listens once they are drawn; its clicks rerun only this part
     # The box comes before the index is loaded, so that on a cold start the user can already type.
     query = st.text_input(SEARCH_LABEL, key="q", live=True, bind="query-params", on_change=on_query_change,
                           placeholder="e.g. how do I detect leakage", label_visibility="collapsed",

@@ -17,7 +17,8 @@ from index import open_index, store
 from ui.page import PAGE_STYLE_HTML
 from index.model import Question, Section
 from ui import revision, topicmap
-from ui.render import escape_md, example_queries, highlight, why_matched
+from ui.card_links import EXPANDED
+from ui.render import CARD_SEPARATOR, Card, card_markdown, escape_md, example_queries, highlight, why_matched
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SCRIPT = "<script>alert(1)</script>"
@@ -83,9 +84,14 @@ def texts(at) -> str:
     return "\n".join(parts)
 
 
+def cards(at) -> list[str]:
+    """The result cards' Markdown: every card is in one Markdown block, each card starting with its title."""
+    return [card for m in at.markdown if m.value.startswith("#### ") for card in m.value.split(CARD_SEPARATOR)]
+
+
 def card_titles(at) -> list[str]:
-    """The result cards' questions: each card's text is one Markdown block that starts with its title."""
-    return [m.value[5:].split("\n\n")[0] for m in at.markdown if m.value.startswith("#### ")]
+    """The result cards' questions."""
+    return [card[5:].split("\n\n")[0] for card in cards(at)]
 
 
 def search(at, query: str) -> AppTest:
@@ -116,15 +122,18 @@ def test_search_groups_by_question_with_badge_highlight_why_and_other_sections(a
     assert any(":orange-background[ROC" in m.value for m in at.markdown)
     assert any(escape_md("Why this matched: it shares the words") in m.value and "in meaning" in m.value
                for m in at.markdown)
-    # the matched section first, the other four one click away (filled only once opened)
-    more = [e for e in at.expander if e.label.startswith("The other sections")]
-    assert len(more) == len(titles)
-    assert not any(m.value.startswith("**Explanation**") for m in at.markdown)
-    at.session_state["more-roc-auc"] = True  # what opening that card's expander sets
+    # every card is a link to its question and a link to its other sections, and the results have no widget
+    assert all("](#open-" in card and "](#more-" in card and escape_md("The other sections:") in card for card in cards(at))
+    assert "(#open-roc-auc)" in cards(at)[0]
+    assert not [e for e in at.expander if e.label.startswith("The other sections")] and not at.main.button
+    # the matched section first, the other four one link away (sent only once opened)
+    headings = ("**Explanation**", "**Example**", "**Common mistakes**", "**Production story**", "**Short answer**")
+    assert not any(h in card for card in cards(at) for h in headings)
+    at.session_state[EXPANDED] = {"roc-auc"}  # what following that card's link sets
     at.run()
-    opened = [m.value for m in at.markdown if m.value.startswith("**")]
-    assert sum(v.startswith(("**Explanation**", "**Example**", "**Common mistakes**", "**Production story**",
-                             "**Short answer**")) for v in opened) == 4
+    first = cards(at)[0].split("\n\n")
+    assert sum(part.startswith(headings) for part in first) == 4 and "Hide the other sections" in cards(at)[0]
+    assert not any(h in card for card in cards(at)[1:] for h in headings), "only the opened card's sections"
     assert any(c.value.startswith(f"{len(titles)} question") and "ms" in c.value for c in at.caption)
 
 
@@ -296,6 +305,21 @@ def test_highlight_marks_whole_words_only_and_escapes_the_rest():
     assert out.startswith(":orange-background[AUC]")
     assert "be:orange" not in out and "\\<b\\>" in out
     assert ":orange-background[cross\\-validation]" in out
+
+
+def test_card_markdown_escapes_everything_and_links_open_and_more():
+    card = Card(question_id="a-b", title="<b>T</b> [x](y)", heading="Short answer", text="AUC :red[no] $m$",
+                terms=frozenset({"auc"}), why="Why: **w**", others=(("Example", "<i>e</i> auc"),))
+    closed = card_markdown(card, expanded=False)
+    assert closed.startswith("#### \\<b\\>T\\<\\/b\\> \\[x\\]\\(y\\)\n\n")
+    assert ":orange-background[AUC] \\:red\\[no\\] \\$m\\$" in closed and "\\*\\*w\\*\\*" in closed
+    assert "](#open-a-b)" in closed and "[The other sections\\: Example](#more-a-b)" in closed
+    assert "\\<i\\>" not in closed, "the other sections are sent only once opened"
+    opened = card_markdown(card, expanded=True)
+    assert "[Hide the other sections](#more-a-b)" in opened
+    assert opened.endswith("**Example**  \n\\<i\\>e\\<\\/i\\> :orange-background[auc]")
+    odd = card_markdown(Card("x)(y z", "T", "H", "t", frozenset(), "w", ()), expanded=False)
+    assert "(#open-x%29%28y%20z)" in odd and "#more-" not in odd, "the id cannot end the link early"
 
 
 def test_why_matched_names_words_and_meaning():

@@ -7,6 +7,7 @@ times read from the page). The bank is the real one plus one question whose text
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -269,7 +270,7 @@ def test_opening_a_question_from_low_on_the_page_shows_its_title(server, page):
     url, _ = server
     page.goto(f"{url}/?q={quote_plus('gradient')}")
     page.get_by_text("Why this matched").first.wait_for(timeout=60_000)
-    last = page.get_by_role("button", name="Open this question and related ones").last
+    last = page.get_by_role("link", name="Open this question and related ones").last
     last.scroll_into_view_if_needed()
     last.click()
     page.get_by_text("Related questions").wait_for(timeout=30_000)
@@ -282,6 +283,30 @@ def test_opening_a_question_from_low_on_the_page_shows_its_title(server, page):
     page.wait_for_function(f"new URLSearchParams(location.search).get('open') !== '{before[0]}'", timeout=30_000)
     page.wait_for_timeout(800)
     assert _in_view(page, page.locator('[data-testid="stMain"] h3').first), "a related question opens at its title"
+
+
+def test_card_links_act_in_the_same_session(server, page):
+    """A card's links (open it, show its other sections) act in the same session, with no page load."""
+    url, _ = server
+    page.goto(f"{url}/?q={quote_plus('gradient')}")
+    page.get_by_text("Why this matched").first.wait_for(timeout=60_000)
+    page.evaluate("window.__sameSession = 42")  # gone if a click loaded the page again
+    headings = page.locator('[data-testid="stMain"] strong')  # an opened card's other sections are bold-headed
+    before = headings.count()
+    page.get_by_role("link", name=re.compile("^The other sections")).first.click()
+    page.get_by_role("link", name="Hide the other sections").wait_for(timeout=30_000)
+    page.wait_for_function(f"document.querySelectorAll('[data-testid=stMain] strong').length === {before + 4}",
+                           timeout=30_000)
+    page.get_by_role("link", name="Hide the other sections").click()
+    page.get_by_role("link", name="Hide the other sections").wait_for(state="detached", timeout=30_000)
+    opener = page.get_by_role("link", name="Open this question and related ones").first
+    target = opener.get_attribute("href").removeprefix("#open-")
+    opener.focus()
+    page.keyboard.press("Enter")
+    page.get_by_text("Related questions").wait_for(timeout=30_000)
+    assert _query_of(page)["open"] == [target] and _query_of(page)["q"] == ["gradient"]
+    assert page.evaluate("window.__sameSession") == 42, "the click started a new session"
+    assert "#" not in page.url, "the link's anchor is not left in the URL"
 
 
 def test_back_returns_to_each_search_then_to_the_landing_page(server, page):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import string
+from dataclasses import dataclass
+from urllib.parse import quote
 
 _PUNCTUATION = set(string.punctuation)
 _HIGHLIGHT = "orange-background"  # a theme colour: readable in the light and the dark theme
@@ -57,6 +59,48 @@ def why_matched(hit) -> str:
         words = "it shares no words with your search"
     closeness = "very close" if hit.dense_score >= 0.6 else "close" if hit.dense_score >= 0.4 else "loosely related"
     return f"Why this matched: {words}, and it is {closeness} in meaning (similarity {hit.dense_score:.2f})."
+
+
+OPEN_ANCHOR = "open-"  # a card's "open this question" link is #open-<question id>
+MORE_ANCHOR = "more-"  # and its "other sections" link #more-<question id>
+CARD_SEPARATOR = "\n\n---\n\n"
+
+
+@dataclass(frozen=True)
+class Card:
+    """One result card: a question, its best matching section (with the query's words) and its other sections."""
+
+    question_id: str
+    title: str
+    heading: str
+    text: str
+    terms: frozenset[str]
+    why: str
+    others: tuple[tuple[str, str], ...]  # (heading, text) of the question's other sections
+
+
+def card_markdown(card: Card, expanded: bool) -> str:
+    """One card as Markdown (all escaped): the question, the matched section's badge, its text with the query's
+    words highlighted, why it matched, then two links: open the question, and show (or hide) its other sections,
+    which follow when `expanded`."""
+    qid = quote(card.question_id, safe="")
+    more = ("Hide the other sections" if expanded
+            else "The other sections: " + ", ".join(heading for heading, _ in card.others))
+    parts = [f"#### {escape_md(card.title)}",
+             f":blue-badge[:material/bookmark: {escape_md(card.heading)}]",
+             highlight(card.text, card.terms),
+             f":gray[:small[{escape_md(card.why)}]]",
+             f"[:material/open_in_full: Open this question and related ones](#{OPEN_ANCHOR}{qid})"
+             + (f" · [{escape_md(more)}](#{MORE_ANCHOR}{qid})" if card.others else "")]
+    if expanded:
+        parts += [f"**{escape_md(heading)}**  \n{highlight(text, card.terms)}" for heading, text in card.others]
+    return "\n\n".join(parts)
+
+
+def cards_markdown(cards, expanded=frozenset()) -> str:
+    """Every result card as one Markdown block, separated by rules; cards whose id is in `expanded` show their
+    other sections."""
+    return CARD_SEPARATOR.join(card_markdown(card, card.question_id in expanded) for card in cards)
 
 
 _TEMPLATES = ("what is {}", "example of {}", "common mistakes with {}", "{} in production")

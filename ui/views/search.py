@@ -1,7 +1,8 @@
 """The Search view: the empty state, one card per matching question, and the no-close-match page.
 
-Each card is four elements (its text in one Markdown block, a lazily filled expander with the other sections, the
-open button, and the border around them): typing reruns this view, so what it sends on every query is kept small.
+Typing reruns this view, so what it sends on every query is kept small: the caption and every card in ONE Markdown
+block, with no widget of its own. A card's "Open this question" and "The other sections" are links, turned into
+actions without a page load by `ui.card_links` (mounted once per whole-page run, outside the fragment).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import streamlit as st
 
 from index import QueryError
 
+from ..card_links import expanded_cards
 from ..navigation import browse_topic, clear_filters, open_question, set_query
-from ..render import escape_md, example_queries, highlight, nearest_topics, why_matched
+from ..render import Card, cards_markdown, escape_md, example_queries, nearest_topics, why_matched
 from ..resources import search_timings
 
 MAX_GROUPS = 5  # questions shown per search
@@ -82,33 +84,15 @@ def search_view(idx, query: str, sections, topics) -> None:
     groups = result.groups[:MAX_GROUPS]
     st.caption(f"{len(groups)} question{'s' if len(groups) != 1 else ''}, answered in {took * 1000:.0f} ms"
                + ("; " + "; ".join(notes) if notes else ""))
-    for group in groups:
-        result_card(idx, group)
+    st.markdown(cards_markdown([result_card(idx, group) for group in groups], expanded_cards()))
 
 
-def card_markdown(title: str, heading: str, text: str, terms, why: str) -> str:
-    """One result card's text as one Markdown block: the question, the matched section's badge, its text with the
-    query's words highlighted, and why it matched (all escaped)."""
-    return (f"#### {escape_md(title)}\n\n:blue-badge[:material/bookmark: {escape_md(heading)}]\n\n"
-            f"{highlight(text, terms)}\n\n:gray[:small[{escape_md(why)}]]")
-
-
-def result_card(idx, group) -> None:
+def result_card(idx, group) -> Card:
     best = group.hits[0]
-    terms = {t for hit in group.hits for t in hit.matched_terms}
     question = idx.question(group.question_id)
-    others = [s for s in question.sections if s.key != best.section]
-    with st.container(border=True):
-        st.markdown(card_markdown(group.question, best.heading, best.text, terms, why_matched(best)))
-        # Filled only once opened (on_change="rerun" tracks its state): collapsed, it is one element on the wire.
-        more = st.expander(escape_md("The other sections: " + ", ".join(s.heading for s in others)),
-                           key=f"more-{group.question_id}", on_change="rerun")
-        if more.open:
-            with more:
-                for section in others:
-                    st.markdown(f"**{escape_md(section.heading)}**  \n{highlight(section.text, terms)}")
-        st.button("Open this question and related ones", key=f"open-{group.question_id}",
-                  on_click=open_question, args=(group.question_id,), icon=":material/open_in_full:")
+    return Card(question_id=group.question_id, title=group.question, heading=best.heading, text=best.text,
+                terms=frozenset(t for hit in group.hits for t in hit.matched_terms), why=why_matched(best),
+                others=tuple((s.heading, s.text) for s in question.sections if s.key != best.section))
 
 
 def no_close_match(idx, result, filtered: bool, outside=None) -> None:
