@@ -57,17 +57,25 @@ def _key(weights_sha256: str, text: str) -> str:
 
 
 def _previous_vectors(index_dir: Path, weights_sha256: str) -> tuple[dict | None, dict[str, np.ndarray]]:
-    """The live manifest and {embedding key: vector} from it, for reuse; empty if unreadable."""
+    """The live manifest and {embedding key: vector} from it, for reuse; empty if unreadable.
+
+    A version of an older format counts too: its vectors are reused field by field where it has them (a format
+    change does not re-embed the bank), though the version itself is rewritten.
+    """
     try:
         version = store.current_version(index_dir)
-        manifest = store.read_manifest(version, index_dir)
+        manifest = store.read_manifest(version, index_dir, any_format=True)
         store.verify_files(version, manifest, index_dir)
         if manifest["model"]["weights_sha256"] != weights_sha256:
             return manifest, {}
         keys = manifest["embedding_keys"]
         out = {}
         for key_field, field in KEYED_FIELDS.items():
-            out.update(zip(keys[key_field], format.read_vectors(version, field)))
+            if key_field in keys and format.VECTOR_FILES[field] in manifest["files"]:
+                vectors = format.read_vectors(version, field)
+                if len(vectors) != len(keys[key_field]):
+                    raise ValueError(f"{format.VECTOR_FILES[field]} does not match its embedding keys")
+                out.update(zip(keys[key_field], vectors))
         return manifest, out
     except (SearchToolError, KeyError, ValueError, OSError):
         return None, {}
@@ -135,6 +143,7 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
     with store.writer_lock(index_dir):
         previous, reuse = _previous_vectors(index_dir, model_info["weights_sha256"])
         if previous is not None and previous.get("inputs_sha256") == inputs and \
+                previous.get("format_version") == format.FORMAT_VERSION and \
                 Path(previous.get("content_dir", "")) == content_dir.resolve():
             removed = tuple(store.clean(index_dir))
             return BuildReport(len(questions), len(chunks), 0, len(chunks), time.perf_counter() - started, None,
