@@ -502,7 +502,12 @@ def main(argv: list[str]) -> int:
             and not args.no_write:
         args.no_write = True  # a partial or modified run never overwrites the published table
 
-    seed_idx = open_index(args.index, config=SearchConfig(**overrides))
+    def opened(path):
+        """The index with its model's own fitted values (index.search.config_for), then --config's."""
+        idx = open_index(path)
+        return open_index(path, config=dataclasses.replace(idx.config, **overrides)) if overrides else idx
+
+    seed_idx = opened(args.index)
     keys = set(seed_idx.sections)
     runs = {}
     for name in bank_names:
@@ -512,7 +517,7 @@ def main(argv: list[str]) -> int:
         bank = large_bank(keys, LARGE_WORK)
         report = build(bank.content, Path(args.large_index), model=seed_idx.manifest["model"]["source"])
         print(f"{bank.label}: {report.summary()}", file=sys.stderr)
-        runs[name] = (bank, open_index(args.large_index, config=SearchConfig(**overrides)))
+        runs[name] = (bank, opened(args.large_index))
     if args.calibrate:
         return calibrate_no_match(runs)
     splits = ["dev", "test"] if args.split == "both" else [args.split]

@@ -37,7 +37,7 @@ DEFAULT_INDEX = ROOT / "build" / "index"
 DEFAULT_CONTENT = ROOT / "content"
 TITLE_BEST_ROWS = 10  # a large bank's best title cosine: over the title leg's top rows (see _evidence)
 __all__ = ["DEFAULT_CONTENT", "DEFAULT_INDEX", "MAX_K", "MAX_QUERY_CHARS", "NO_MATCH_FEATURES", "Index",
-           "SearchConfig", "acronym_expansions", "detect_intent", "expand_acronyms", "normalize_query", "open_index"]
+           "SearchConfig", "acronym_expansions", "config_for", "detect_intent", "expand_acronyms", "normalize_query", "open_index"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,21 @@ class SearchConfig:
     no_match_threshold: float = 0.1414
     related_topic_weight: float = 0.05  # added to related scores per shared topic (Jaccard)
     related_mentions: float = 0.05  # added per direction in which one question's text names the other
+
+
+# The values above are fitted for the default model, all-MiniLM-L6-v2. Another model's scores have other spreads
+# (all-mpnet-base-v2's cosines are both higher and wider apart), so its weights and no-match model are fitted on
+# its own evaluation runs and chosen by the index's model (`config_for`); a model not listed gets the defaults.
+MODEL_CONFIGS: dict[str, dict] = {
+    "all-mpnet-base-v2": {"w_dense": 1.25, "w_sentence": 0.75,
+                          "no_match_weights": (5.7882, 9.2853, 4.1738, -0.0031, -1.0993, 5.0838, -16.2261),
+                          "no_match_bias": -5.1255, "no_match_threshold": 0.0435},
+}
+
+
+def config_for(model_name: str) -> SearchConfig:
+    """The SearchConfig fitted for a model (MODEL_CONFIGS), else the defaults."""
+    return SearchConfig(**MODEL_CONFIGS.get(model_name, {}))
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,7 +114,7 @@ class Index(LoadedIndex):
     def __init__(self, path: Path, version: Path, manifest: dict, embedder=None,
                  config: SearchConfig | None = None, exact: bool = False):
         super().__init__(path, version, manifest, embedder=embedder, exact=exact)
-        self.config = config or SearchConfig()
+        self.config = config or config_for(manifest["model"]["name"])
         self._names_in_cache: dict[int, frozenset[int]] = {}  # related: the questions each question's text names
 
     def search(self, query: str, k: int = 10, sections=None, topics=None) -> SearchResult:
