@@ -62,9 +62,9 @@ class SearchConfig:
     # query; below the threshold the answer is flagged. Fitted on both evaluation banks' dev splits; the threshold
     # flags at most 1% of each bank's dev real queries, each scored by a model fitted without it (leave-one-out):
     # `python -m bench eval --calibrate`.
-    no_match_weights: tuple[float, ...] = (3.0306, 5.0571, 2.1932, 0.0207, -1.5032, 2.7212, -9.0331)
-    no_match_bias: float = -2.4128
-    no_match_threshold: float = 0.1414
+    no_match_weights: tuple[float, ...] = (3.1226, 5.0436, 2.2917, 0.0172, -1.3573, 2.6685, -8.8415)
+    no_match_bias: float = -2.3661
+    no_match_threshold: float = 0.1589
     related_topic_weight: float = 0.05  # added to related scores per shared topic (Jaccard)
     related_mentions: float = 0.05  # added per direction in which one question's text names the other
 
@@ -74,8 +74,8 @@ class SearchConfig:
 # its own evaluation runs and chosen by the index's model (`config_for`); a model not listed gets the defaults.
 MODEL_CONFIGS: dict[str, dict] = {
     "all-mpnet-base-v2": {"w_dense": 1.25, "w_sentence": 0.75,
-                          "no_match_weights": (5.7882, 9.2853, 4.1738, -0.0031, -1.0993, 5.0838, -16.2261),
-                          "no_match_bias": -5.1255, "no_match_threshold": 0.0435},
+                          "no_match_weights": (3.3405, 5.4523, 2.0935, 0.0377, -1.3025, 2.4855, -8.2634),
+                          "no_match_bias": -2.6748, "no_match_threshold": 0.1761},
 }
 
 

@@ -136,7 +136,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
     analyzer = Analyzer()
     config = {"chunking": chunking_config(), "lexical": analyzer.config()}
     sources = {q.path: q.sha256 for q in questions}
-    background_info = {"sha256": background.file_sha256(background_file), "covered_at": background.COVERED_AT}
+    background_info = {"sha256": background.file_sha256(background_file), "covered_at": background.COVERED_AT,
+                       "covered_by": ["names", "sections"]}
     inputs = hashlib.sha256(json.dumps([model_info, config, sources, format.FORMAT_VERSION, background_info],
                                        sort_keys=True).encode()).hexdigest()
 
@@ -170,7 +171,7 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         sentence_vectors = np.vstack([reuse[k] for k in sentence_keys]).astype(np.float32)
         name_vectors = np.vstack([reuse[k] for k in name_keys]).astype(np.float32)
         topic_vectors = np.vstack([reuse[k] for k in topic_keys]).astype(np.float32)
-        kept = ~background.covered(topic_vectors, name_vectors)
+        kept = ~background.covered(topic_vectors, name_vectors, section_vectors)
         background_info |= {"topics": int(kept.sum()),
                             "covered": [t for t, keep in zip(topics, kept) if not keep]}
         dimension = int(section_vectors.shape[1])
