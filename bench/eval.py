@@ -282,7 +282,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 200
 
 def calibrate_no_match(runs: dict) -> int:
     """Fit the no_close_match model on the dev queries of every bank in `runs` ({bank: (EvalBank, Index)}) pooled,
-    and choose its threshold (≤1% of dev real queries flagged, set on leave-one-out probabilities). Prints the fit,
+    and choose its threshold (≤1% of each bank's dev real queries flagged, set on leave-one-out probabilities). Prints the fit,
     and for each bank the flag rates of a model fitted on the OTHER banks alone (the honest cross-bank check).
     Reads dev only."""
     from index.nomatch import NO_MATCH_FEATURES
@@ -294,6 +294,7 @@ def calibrate_no_match(runs: dict) -> int:
     def fit(names: list[str], verbose: bool):
         x = np.vstack([feats[n][0] for n in names])
         y = np.concatenate([feats[n][1] for n in names])
+        bank_of = np.concatenate([[n] * len(feats[n][1]) for n in names])
         best = None
         for l2 in (0.3, 1.0, 3.0, 10.0, 30.0):
             # Leave-one-out: every dev query scored by a model fitted without it; the threshold is set on those
@@ -303,12 +304,15 @@ def calibrate_no_match(runs: dict) -> int:
                 keep = np.arange(len(y)) != i
                 w_i, b_i = fit_logistic(x[keep], y[keep], l2)
                 loo[i] = 1 / (1 + np.exp(-np.clip(x[i] @ w_i + b_i, -50, 50)))
-            threshold = calibrate(list(loo[y == 1]), list(loo[y == 0]))
-            loo_off, loo_real = float((loo[y == 0] < threshold).mean()), float((loo[y == 1] < threshold).mean())
+            # the same rule must hold on every bank: no bank's dev real queries flagged above the budget (pooled,
+            # the larger bank's many real queries would let the smaller one's be flagged several times as often)
+            threshold = min(calibrate(list(loo[(y == 1) & (bank_of == n)]), []) for n in names)
+            loo_off = float((loo[y == 0] < threshold).mean())
+            loo_real = max(float((loo[(y == 1) & (bank_of == n)] < threshold).mean()) for n in names)
             weights, bias = fit_logistic(x, y, l2)
             if verbose:
-                print(f"l2 {l2:>5}: threshold {threshold:.4f} flags {loo_off:.0%} of dev off-topic and "
-                      f"{loo_real:.1%} of dev real, each left out")
+                print(f"l2 {l2:>5}: threshold {threshold:.4f} flags {loo_off:.0%} of dev off-topic and at most "
+                      f"{loo_real:.1%} of a bank's dev real, each left out")
             key = (loo_off, -loo_real)  # most off-topic flagged when left out; then fewest real; then simpler
             if best is None or key >= best[0]:
                 best = (key, l2, weights, bias, threshold)
@@ -498,7 +502,12 @@ def main(argv: list[str]) -> int:
             and not args.no_write:
         args.no_write = True  # a partial or modified run never overwrites the published table
 
-    seed_idx = open_index(args.index, config=SearchConfig(**overrides))
+    def opened(path):
+        """The index with its model's own fitted values (index.search.config_for), then --config's."""
+        idx = open_index(path)
+        return open_index(path, config=dataclasses.replace(idx.config, **overrides)) if overrides else idx
+
+    seed_idx = opened(args.index)
     keys = set(seed_idx.sections)
     runs = {}
     for name in bank_names:
@@ -508,7 +517,7 @@ def main(argv: list[str]) -> int:
         bank = large_bank(keys, LARGE_WORK)
         report = build(bank.content, Path(args.large_index), model=seed_idx.manifest["model"]["source"])
         print(f"{bank.label}: {report.summary()}", file=sys.stderr)
-        runs[name] = (bank, open_index(args.large_index, config=SearchConfig(**overrides)))
+        runs[name] = (bank, opened(args.large_index))
     if args.calibrate:
         return calibrate_no_match(runs)
     splits = ["dev", "test"] if args.split == "both" else [args.split]

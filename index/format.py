@@ -11,6 +11,9 @@ A version folder (`<index>/v-<stamp>/`, see store.py for the folder around it) h
                                   a question's mean section vector
     sentence_chunks.npy, name_questions.npy
                                   each sentence's chunk row, each name's question row
+    background.npy                every background topic, for the no-match check (ingest/background.py); the
+                                  manifest's "background_covered" lists the rows the bank covers, which the
+                                  search leaves out
     <field>.faiss                 a dense field's own FAISS index, above ann.EXACT_MAX rows
     codes.sq8.npy, codes.sq8range.npy
                                   above codes.CODES_ABOVE chunks: sections, sentences and names as 8-bit codes
@@ -37,7 +40,8 @@ from .model import Question, Section
 from .rows import load_mapped, mean_rows
 from .vectors import DenseField
 
-FORMAT_VERSION = 2  # 2: sentence, name and related fields (sentence_chunks.npy, name_questions.npy, related.npy)
+# 2: sentence, name and related fields (sentence_chunks.npy, name_questions.npy, related.npy); 3: background.npy
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"  # in the index folder, beside the versions: the live version's name
 QUESTIONS = "questions.json"
@@ -49,7 +53,8 @@ CODE_RANGES = "codes.sq8range.npy"
 SECTION_INDEX = "sections.faiss"
 # every dense field's vector file; "chunks" is the sections' name in the manifest's embedding keys
 VECTOR_FILES = {"sections": "vectors.npy", "titles": "titles.npy", "sentences": "sentences.npy",
-                "names": "names.npy", "related": "related.npy", "questions": "questions.npy"}
+                "names": "names.npy", "related": "related.npy", "questions": "questions.npy",
+                "background": "background.npy"}
 LEXICAL_FIELDS = ("sections", "titles")
 
 
@@ -101,6 +106,8 @@ class VersionContents:
     sentence_chunks: np.ndarray  # each sentence's chunk row
     name_questions: np.ndarray  # each name's question row
     analyzer: Analyzer  # the lexical fields' analyzer (its config goes into the manifest under "lexical")
+    background_vectors: np.ndarray | None = None  # every background topic; None for none
+    background_covered: np.ndarray | None = None  # per topic row: True when the bank covers it (not searched)
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +132,7 @@ class Version:
     analyzer: Analyzer
     lex_sections: LexicalIndex
     lex_titles: LexicalIndex
+    background: np.ndarray  # the vectors of the background topics the bank does not cover (possibly no rows)
 
 
 def _questions_json(questions: list[Question]) -> str:
@@ -193,6 +201,12 @@ def write_version(folder: Path, contents: VersionContents,
     _save_vectors(folder, "questions", c.question_vectors)
     sentence_vectors = _save_vectors(folder, "sentences", c.sentence_vectors)
     _save_vectors(folder, "names", c.name_vectors)
+    dim = int(np.shape(c.section_vectors)[1])
+    background = np.zeros((0, dim), dtype=np.float32) if c.background_vectors is None else c.background_vectors
+    _save_vectors(folder, "background", np.asarray(background, dtype=np.float32))
+    covered = np.zeros(len(background), dtype=bool) if c.background_covered is None else c.background_covered
+    if len(covered) != len(background):
+        raise ValueError("background_covered does not match background_vectors")
     np.save(folder / SENTENCE_CHUNKS, c.sentence_chunks, allow_pickle=False)
     np.save(folder / NAME_QUESTIONS, c.name_questions, allow_pickle=False)
     # related questions compare each question's mean sentence vector: every sentence counts alike
@@ -228,7 +242,8 @@ def write_version(folder: Path, contents: VersionContents,
         lexical_folder(folder, "titles"))
     checkpoint("lexical-written")
     return {"faiss": section_spec, "dense_fields": dense_fields, "codes": codes_spec,
-            "counts": {"questions": n_questions, "chunks": len(c.chunks)}}
+            "counts": {"questions": n_questions, "chunks": len(c.chunks)},
+            "background_covered": [int(i) for i in np.flatnonzero(covered)]}
 
 
 def write_codes(folder: Path, arrays: dict[str, np.ndarray], chunk_question, sentence_chunk, name_question,
@@ -324,7 +339,14 @@ def _read(version: Path, manifest: dict, where: Path, exact: bool) -> Version:
     lex_titles = LexicalIndex.load(lexical_folder(version, "titles"))
     if lex_sections.num_docs != n_chunks or lex_titles.num_docs != n_q:
         raise IndexDamaged(where, "the lexical index does not match the chunks")
+    background = read_vectors(version, "background")
+    if background.ndim != 2 or background.shape[1] != dim:
+        raise IndexDamaged(where, f"background.npy is {background.shape}, expected (n, {dim})")
+    covered = np.asarray(manifest.get("background_covered", []), dtype=np.int64)
+    if len(covered) and (covered.min() < 0 or covered.max() >= len(background)):
+        raise IndexDamaged(where, "the manifest's background_covered rows are outside background.npy")
+    background = np.delete(background, covered, axis=0)
     return Version(questions, [c.id for c in chunks], chunk_question, [c.section for c in chunks],
                    dict(manifest["chunking"]["sections"]), vectors, question_vectors, section_index, titles,
                    sentences, names, related, sentence_chunk, name_question, codes, analyzer, lex_sections,
-                   lex_titles)
+                   lex_titles, background)

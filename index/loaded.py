@@ -38,6 +38,7 @@ class LoadedIndex:
         self.sentence_chunk, self.name_question = v.sentence_chunk, v.name_question
         self.codes = v.codes  # a large bank's candidates are scored from these 8-bit codes, question by question
         self.analyzer, self.lex_sections, self.lex_titles = v.analyzer, v.lex_sections, v.lex_titles
+        self.background = v.background  # topics this bank does not cover (ingest/background.py)
         self.acronyms = acronym_expansions(self.questions)
         self.name_phrases = NamePhrases.of(self.questions)
         # each question's chunk rows, each chunk's sentence rows and each question's name rows, as ranges of a

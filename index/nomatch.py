@@ -11,11 +11,11 @@ import numpy as np
 
 NO_MATCH_FEATURES = ("best section or title cosine", "best sentence cosine", "best name cosine",
                      "fused score margin, top-1 minus top-2 question", "idf-weighted share of unknown words",
-                     "share of known words")
+                     "share of known words", "best background-topic cosine")
 
 
 def features(best_cos: float, best_sentence: float, best_name: float, question_score: np.ndarray,
-             stems: list[str], lexicons) -> np.ndarray:
+             stems: list[str], lexicons, best_background: float) -> np.ndarray:
     """The NO_MATCH_FEATURES of one search.
 
     Args:
@@ -24,6 +24,8 @@ def features(best_cos: float, best_sentence: float, best_name: float, question_s
         question_score: the fused score of every candidate question.
         stems: the query's stems (typos repaired).
         lexicons: the bank's lexical indexes; a stem's idf is taken over every document they hold.
+        best_background: the best cosine of the query with a background topic the bank does not cover
+            (ingest/background.py); 0 when the bank keeps none.
     """
     top = np.sort(question_score)[::-1]
     margin = float(top[0] - top[1]) if len(top) > 1 else 0.0
@@ -35,7 +37,7 @@ def features(best_cos: float, best_sentence: float, best_name: float, question_s
     weight = [float(np.log((n_docs + 1) / (n + 0.5))) if n else unknown_idf for n in df]
     unknown_share = (sum(w for w, k in zip(weight, known) if not k) / sum(weight)) if distinct else 1.0
     coverage = (sum(known) / len(distinct)) if distinct else 0.0
-    return np.array([best_cos, best_sentence, best_name, margin, unknown_share, coverage])
+    return np.array([best_cos, best_sentence, best_name, margin, unknown_share, coverage, best_background])
 
 
 def empty() -> np.ndarray:

@@ -37,7 +37,7 @@ DEFAULT_INDEX = ROOT / "build" / "index"
 DEFAULT_CONTENT = ROOT / "content"
 TITLE_BEST_ROWS = 10  # a large bank's best title cosine: over the title leg's top rows (see _evidence)
 __all__ = ["DEFAULT_CONTENT", "DEFAULT_INDEX", "MAX_K", "MAX_QUERY_CHARS", "NO_MATCH_FEATURES", "Index",
-           "SearchConfig", "acronym_expansions", "detect_intent", "expand_acronyms", "normalize_query", "open_index"]
+           "SearchConfig", "acronym_expansions", "config_for", "detect_intent", "expand_acronyms", "normalize_query", "open_index"]
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,29 @@ class SearchConfig:
     repair_dense: bool = True  # the dense leg embeds the query with its typos repaired
     candidates: int = 100  # rows taken from each leg before fusion
     # no_close_match: a logistic model over NO_MATCH_FEATURES gives the probability that the bank answers the
-    # query; below the threshold the answer is flagged. Fitted on the dev split; the threshold flags at most 1% of
-    # dev real queries each scored by a model fitted without it (leave-one-out): `python -m bench eval --calibrate`.
-    no_match_weights: tuple[float, ...] = (2.0751, 3.5631, 2.4306, -0.0022, -1.9850, 3.2853)
-    no_match_bias: float = -4.6756
-    no_match_threshold: float = 0.1621
+    # query; below the threshold the answer is flagged. Fitted on both evaluation banks' dev splits; the threshold
+    # flags at most 1% of each bank's dev real queries, each scored by a model fitted without it (leave-one-out):
+    # `python -m bench eval --calibrate`.
+    no_match_weights: tuple[float, ...] = (3.1226, 5.0436, 2.2917, 0.0172, -1.3573, 2.6685, -8.8415)
+    no_match_bias: float = -2.3661
+    no_match_threshold: float = 0.1589
     related_topic_weight: float = 0.05  # added to related scores per shared topic (Jaccard)
     related_mentions: float = 0.05  # added per direction in which one question's text names the other
+
+
+# The values above are fitted for the default model, all-MiniLM-L6-v2. Another model's scores have other spreads
+# (all-mpnet-base-v2's cosines are both higher and wider apart), so its weights and no-match model are fitted on
+# its own evaluation runs and chosen by the index's model (`config_for`); a model not listed gets the defaults.
+MODEL_CONFIGS: dict[str, dict] = {
+    "all-mpnet-base-v2": {"w_dense": 1.25, "w_sentence": 0.75,
+                          "no_match_weights": (3.3405, 5.4523, 2.0935, 0.0377, -1.3025, 2.4855, -8.2634),
+                          "no_match_bias": -2.6748, "no_match_threshold": 0.1761},
+}
+
+
+def config_for(model_name: str) -> SearchConfig:
+    """The SearchConfig fitted for a model (MODEL_CONFIGS), else the defaults."""
+    return SearchConfig(**MODEL_CONFIGS.get(model_name, {}))
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,7 +114,7 @@ class Index(LoadedIndex):
     def __init__(self, path: Path, version: Path, manifest: dict, embedder=None,
                  config: SearchConfig | None = None, exact: bool = False):
         super().__init__(path, version, manifest, embedder=embedder, exact=exact)
-        self.config = config or SearchConfig()
+        self.config = config or config_for(manifest["model"]["name"])
         self._names_in_cache: dict[int, frozenset[int]] = {}  # related: the questions each question's text names
 
     def search(self, query: str, k: int = 10, sections=None, topics=None) -> SearchResult:
@@ -145,9 +161,11 @@ class Index(LoadedIndex):
             evidence = self._evidence(plan, candidates)
             fused = fuse(self.config, evidence)
             hits = self._hits(plan, candidates, evidence, fused, k)
+            background = float((self.background @ plan.vector).max()) if len(self.background) else 0.0
             features = nomatch.features(max(float(fused.best_cos.max()), float(evidence.title_cos.max())),
                                         float(fused.row_sentence.max()), float(fused.name_cos.max()),
-                                        fused.question_score, plan.stems, (self.lex_sections, self.lex_titles))
+                                        fused.question_score, plan.stems, (self.lex_sections, self.lex_titles),
+                                        background)
         no_match = bool(self.answer_probability(features) < self.config.no_match_threshold)
         return Outcome(SearchResult(text, hits, no_match, plan.intent, plan.corrected), features)
 

@@ -108,7 +108,8 @@ def current_version(index_dir: Path) -> Path:
     return version
 
 
-def read_manifest(version: Path, index_dir: Path | None = None) -> dict:
+def read_manifest(version: Path, index_dir: Path | None = None, any_format: bool = False) -> dict:
+    """A version's manifest, checked; `any_format` accepts other format versions (ingest reuses their vectors)."""
     where = index_dir or version.parent
     try:
         manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
@@ -118,7 +119,7 @@ def read_manifest(version: Path, index_dir: Path | None = None) -> dict:
         raise IndexDamaged(where, f"{version.name}/{MANIFEST} is unreadable: {exc}") from None
     if not isinstance(manifest, dict):
         raise IndexDamaged(where, f"{MANIFEST} is not a JSON object")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") != FORMAT_VERSION and not any_format:
         raise IndexDamaged(where, f"format version {manifest.get('format_version')!r}, this code reads "
                                   f"{FORMAT_VERSION}")
     model = manifest.get("model")

@@ -16,12 +16,14 @@ from index.lexical import Analyzer
 from index.model import Question, Section
 from index.rows import mean_rows
 
+from . import background
 from .chunking import Chunk, chunk, chunking_config, names, sentences, title_text
 from .content import ParsedQuestion, load_bank
 
 __all__ = ["BuildReport", "Chunk", "build", "chunk", "names", "sentences", "title_text"]
 # the manifest's embedding keys per field, and the dense field (format.VECTOR_FILES) each key list belongs to
-KEYED_FIELDS = {"chunks": "sections", "titles": "titles", "sentences": "sentences", "names": "names"}
+KEYED_FIELDS = {"chunks": "sections", "titles": "titles", "sentences": "sentences", "names": "names",
+                "background": "background"}
 
 
 @dataclass(frozen=True)
@@ -55,17 +57,25 @@ def _key(weights_sha256: str, text: str) -> str:
 
 
 def _previous_vectors(index_dir: Path, weights_sha256: str) -> tuple[dict | None, dict[str, np.ndarray]]:
-    """The live manifest and {embedding key: vector} from it, for reuse; empty if unreadable."""
+    """The live manifest and {embedding key: vector} from it, for reuse; empty if unreadable.
+
+    A version of an older format counts too: its vectors are reused field by field where it has them (a format
+    change does not re-embed the bank), though the version itself is rewritten.
+    """
     try:
         version = store.current_version(index_dir)
-        manifest = store.read_manifest(version, index_dir)
+        manifest = store.read_manifest(version, index_dir, any_format=True)
         store.verify_files(version, manifest, index_dir)
         if manifest["model"]["weights_sha256"] != weights_sha256:
             return manifest, {}
         keys = manifest["embedding_keys"]
         out = {}
         for key_field, field in KEYED_FIELDS.items():
-            out.update(zip(keys[key_field], format.read_vectors(version, field)))
+            if key_field in keys and format.VECTOR_FILES[field] in manifest["files"]:
+                vectors = format.read_vectors(version, field)
+                if len(vectors) != len(keys[key_field]):
+                    raise ValueError(f"{format.VECTOR_FILES[field]} does not match its embedding keys")
+                out.update(zip(keys[key_field], vectors))
         return manifest, out
     except (SearchToolError, KeyError, ValueError, OSError):
         return None, {}
@@ -87,7 +97,7 @@ class _ModelEmbedder:
 
 
 def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder=None, progress: bool = False,
-          export_onnx: bool = True) -> BuildReport:
+          export_onnx: bool = True, background_file: Path = background.BACKGROUND_FILE) -> BuildReport:
     """Validate the content, embed what changed and publish a new index version.
 
     Args:
@@ -97,6 +107,7 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         embedder: for tests, an object with name, weights_sha256, dimension, max_seq_length and
             encode(texts, progress) that replaces the model.
         progress: show a progress bar while embedding.
+        background_file: the background topics (ingest/background.py).
     Returns:
         BuildReport. Nothing is written when the content and model are unchanged.
     Raises:
@@ -109,6 +120,7 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
     titles = [title_text(q) for q in questions]
     sentence_rows = [row for q in questions for row in sentences(q)]
     name_rows = [(q.id, name) for q in questions for name in names(q)]
+    topics = background.read_topics(background_file)
 
     if embedder is None:
         from index.embed import resolve_model
@@ -124,12 +136,15 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
     analyzer = Analyzer()
     config = {"chunking": chunking_config(), "lexical": analyzer.config()}
     sources = {q.path: q.sha256 for q in questions}
-    inputs = hashlib.sha256(json.dumps([model_info, config, sources, format.FORMAT_VERSION],
+    background_info = {"sha256": background.file_sha256(background_file), "covered_at": background.COVERED_AT,
+                       "covered_by": ["names", "sections"]}
+    inputs = hashlib.sha256(json.dumps([model_info, config, sources, format.FORMAT_VERSION, background_info],
                                        sort_keys=True).encode()).hexdigest()
 
     with store.writer_lock(index_dir):
         previous, reuse = _previous_vectors(index_dir, model_info["weights_sha256"])
         if previous is not None and previous.get("inputs_sha256") == inputs and \
+                previous.get("format_version") == format.FORMAT_VERSION and \
                 Path(previous.get("content_dir", "")) == content_dir.resolve():
             removed = tuple(store.clean(index_dir))
             return BuildReport(len(questions), len(chunks), 0, len(chunks), time.perf_counter() - started, None,
@@ -139,9 +154,12 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         title_keys = [_key(model_info["weights_sha256"], t) for t in titles]
         sentence_keys = [_key(model_info["weights_sha256"], t) for _, t in sentence_rows]
         name_keys = [_key(model_info["weights_sha256"], t) for _, t in name_rows]
+        topic_keys = [_key(model_info["weights_sha256"], t) for t in topics]
         texts = (dict(zip(chunk_keys, (c.embed_text for c in chunks))) | dict(zip(title_keys, titles))
-                 | dict(zip(sentence_keys, (t for _, t in sentence_rows))) | dict(zip(name_keys, (t for _, t in name_rows))))
-        missing = [k for k in dict.fromkeys(chunk_keys + title_keys + sentence_keys + name_keys) if k not in reuse]
+                 | dict(zip(sentence_keys, (t for _, t in sentence_rows))) | dict(zip(name_keys, (t for _, t in name_rows)))
+                 | dict(zip(topic_keys, topics)))
+        missing = [k for k in dict.fromkeys(chunk_keys + title_keys + sentence_keys + name_keys + topic_keys)
+                   if k not in reuse]
         if missing:
             fresh = encoder.encode([texts[k] for k in missing], progress=progress)
             reuse.update(zip(missing, np.asarray(fresh, dtype=np.float32)))
@@ -152,6 +170,10 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         title_vectors = np.vstack([reuse[k] for k in title_keys]).astype(np.float32)
         sentence_vectors = np.vstack([reuse[k] for k in sentence_keys]).astype(np.float32)
         name_vectors = np.vstack([reuse[k] for k in name_keys]).astype(np.float32)
+        topic_vectors = np.vstack([reuse[k] for k in topic_keys]).astype(np.float32)
+        kept = ~background.covered(topic_vectors, name_vectors, section_vectors)
+        background_info |= {"topics": int(kept.sum()),
+                            "covered": [t for t, keep in zip(topics, kept) if not keep]}
         dimension = int(section_vectors.shape[1])
         question_row = {q.id: i for i, q in enumerate(questions)}
         chunk_questions = np.array([question_row[c.question_id] for c in chunks], dtype=np.int64)
@@ -185,7 +207,7 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
             sentence_vectors=sentence_vectors, name_vectors=name_vectors,
             sentence_chunks=np.array([chunk_row[cid] for cid, _ in sentence_rows], dtype=np.int32),
             name_questions=np.array([question_row[qid] for qid, _ in name_rows], dtype=np.int32),
-            analyzer=analyzer)
+            analyzer=analyzer, background_vectors=topic_vectors, background_covered=~kept)
 
         def write(folder: Path) -> dict:
             written = format.write_version(folder, contents, checkpoint=lambda step: store._checkpoint(step))
@@ -196,7 +218,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
                 **written,
                 "chunks": {c.id: _sha256(c.embed_text) for c in chunks},
                 "embedding_keys": {"chunks": chunk_keys, "titles": title_keys, "sentences": sentence_keys,
-                                   "names": name_keys},
+                                   "names": name_keys, "background": topic_keys},
+                "background": background_info,
                 "sources": sources,
                 "content_dir": str(content_dir.resolve()),
                 "inputs_sha256": inputs,

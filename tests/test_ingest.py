@@ -9,6 +9,7 @@ import pytest
 
 from index import IndexDamaged, IndexMissing, IndexStale, open_index, store
 from index.errors import ContentErrors
+from ingest import background
 from ingest.build import build
 from ingest.chunking import chunk
 from ingest.content import load_bank
@@ -152,3 +153,19 @@ def test_an_index_opened_before_two_builds_still_answers(fake_index):
     assert old.version not in list(index_dir.iterdir())
     again = old.search("k-means clustering", k=3)
     assert [h.chunk_id for h in again.hits] == [h.chunk_id for h in first.hits]
+
+
+def test_an_index_of_an_older_format_is_rewritten_without_re_embedding(fake_index):
+    index_dir, content_dir, embedder = fake_index
+    version = store.current_version(index_dir)
+    manifest = json.loads((version / "manifest.json").read_text())
+    manifest["format_version"] = store.FORMAT_VERSION - 1
+    del manifest["embedding_keys"]["background"]  # an older format had no background field
+    (version / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexDamaged, match="format version"):
+        open_index(index_dir, embedder=embedder)
+    embedder.calls.clear()
+    report = build(content_dir, index_dir, embedder=embedder)
+    assert report.version is not None and report.embedded == 0
+    assert all(len(call) == len(background.read_topics()) for call in embedder.calls), "only the new field"
+    assert open_index(index_dir, embedder=embedder).search("k-means").hits

@@ -136,3 +136,15 @@ def test_name_phrases_skip_common_words_and_keep_the_longest_name():
     assert names.named("why is PSI high") == {0}
     assert names.named("data drift alerts") == {0, 1}  # "drift" alone is inside the longer name "data drift"
     assert names.named("nothing here") == frozenset()
+
+
+def test_each_model_gets_the_values_fitted_for_it(fake_index):
+    from index.search import MODEL_CONFIGS, SearchConfig, config_for
+
+    index_dir, _, embedder = fake_index
+    assert open_index(index_dir, embedder=embedder).config == SearchConfig(), "an unlisted model: the defaults"
+    for name, values in MODEL_CONFIGS.items():
+        assert values, f"{name}: no fitted values"
+        config = config_for(name)
+        assert all(getattr(config, key) == value for key, value in values.items())
+        assert len(config.no_match_weights) == len(NO_MATCH_FEATURES)
