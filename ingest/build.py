@@ -82,18 +82,48 @@ def _previous_vectors(index_dir: Path, weights_sha256: str) -> tuple[dict | None
 
 
 class _ModelEmbedder:
-    """The reference sentence-transformers embedder, created only when something needs embedding."""
+    """The model's embedder, created only when something needs embedding: the live index's own ONNX export of the
+    same weights when it has one (the one the queries use; importing torch is most of a first save's wait), else
+    the reference sentence-transformers model."""
 
     def __init__(self, source):
         self.source = source
+        self.onnx: tuple[Path, int] | None = None  # (folder, max_seq_length) of a verified export to embed with
         self._inner = None
+
+    @property
+    def max_seq_length(self) -> int | None:
+        if self.onnx is not None:
+            return self.onnx[1]
+        return self._inner.max_seq_length if self._inner is not None else None
 
     def encode(self, texts, progress=False):
         if self._inner is None:
-            from index.embed import SentenceTransformerEmbedder
+            if self.onnx is not None:
+                from index.embed import OnnxEmbedder
 
-            self._inner = SentenceTransformerEmbedder(self.source)
+                self._inner = OnnxEmbedder(*self.onnx)
+            else:
+                from index.embed import SentenceTransformerEmbedder
+
+                self._inner = SentenceTransformerEmbedder(self.source)
         return self._inner.encode(texts, progress=progress)
+
+
+def _served_onnx(index_dir: Path, previous: dict | None, weights_sha256: str) -> tuple[Path, int] | None:
+    """The live version's ONNX export of these weights, with its max sequence length, when every file of it still
+    matches the manifest's hashes; None otherwise."""
+    try:
+        model = previous["model"]
+        onnx = model.get("onnx")
+        if model["weights_sha256"] != weights_sha256 or not onnx:
+            return None
+        folder = Path(index_dir) / onnx["folder"]
+        if all(store.sha256_file(folder / name) == digest for name, digest in onnx["files"].items()):
+            return folder, int(model["max_seq_length"])
+    except (TypeError, KeyError, ValueError, OSError):
+        pass
+    return None
 
 
 def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder=None, progress: bool = False,
@@ -143,6 +173,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
 
     with store.writer_lock(index_dir):
         previous, reuse = _previous_vectors(index_dir, model_info["weights_sha256"])
+        if isinstance(encoder, _ModelEmbedder) and export_onnx:
+            encoder.onnx = _served_onnx(index_dir, previous, model_info["weights_sha256"])
         if previous is not None and previous.get("inputs_sha256") == inputs and \
                 previous.get("format_version") == format.FORMAT_VERSION and \
                 Path(previous.get("content_dir", "")) == content_dir.resolve():
@@ -156,8 +188,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         name_keys = [_key(model_info["weights_sha256"], t) for _, t in name_rows]
         topic_keys = [_key(model_info["weights_sha256"], t) for t in topics]
         texts = (dict(zip(chunk_keys, (c.embed_text for c in chunks))) | dict(zip(title_keys, titles))
-                 | dict(zip(sentence_keys, (t for _, t in sentence_rows))) | dict(zip(name_keys, (t for _, t in name_rows)))
-                 | dict(zip(topic_keys, topics)))
+                 | dict(zip(sentence_keys, (t for _, t in sentence_rows)))
+                 | dict(zip(name_keys, (t for _, t in name_rows))) | dict(zip(topic_keys, topics)))
         missing = [k for k in dict.fromkeys(chunk_keys + title_keys + sentence_keys + name_keys + topic_keys)
                    if k not in reuse]
         if missing:
@@ -182,8 +214,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         if source is not None:
             model_info["max_seq_length"] = 256
             model_info["path"] = str(source.path)
-            if hasattr(encoder, "_inner") and encoder._inner is not None:
-                model_info["max_seq_length"] = encoder._inner.max_seq_length
+            if encoder.max_seq_length is not None:
+                model_info["max_seq_length"] = encoder.max_seq_length
             else:
                 cfg = source.path / "sentence_bert_config.json"
                 if cfg.is_file():

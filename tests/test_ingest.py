@@ -169,3 +169,37 @@ def test_an_index_of_an_older_format_is_rewritten_without_re_embedding(fake_inde
     assert report.version is not None and report.embedded == 0
     assert all(len(call) == len(background.read_topics()) for call in embedder.calls), "only the new field"
     assert open_index(index_dir, embedder=embedder).search("k-means").hits
+
+
+def test_an_edit_is_embedded_with_the_index_s_own_onnx_export_without_torch(real_index, tmp_path):
+    """A save re-embeds with the export the queries use (verified by its hashes): no torch import, so the edit is
+    searchable in about a second, and its vector agrees with the reference model's."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from index import format
+    from index.embed import SentenceTransformerEmbedder, resolve_model
+
+    root = Path(__file__).resolve().parent.parent
+    content, index_dir = tmp_path / "content", tmp_path / "index"
+    shutil.copytree(root / "content", content)
+    shutil.copytree(real_index, index_dir)
+    path = content / "overfitting.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("training data too well", "training data far too well"),
+                    encoding="utf-8")
+    code = ("import sys\nfrom ingest.build import build\nr = build(sys.argv[1], sys.argv[2])\n"
+            "print(r.embedded, r.version is not None, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, str(content), str(index_dir)], cwd=root, capture_output=True,
+                         text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"), timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["1", "True", "False", "False"], run.stdout
+    version = store.current_version(index_dir)
+    chunk_ids = [c.id for c in format.read_chunks(version)]
+    row = chunk_ids.index("overfitting#short")
+    text = next(c for c in chunk(next(q for q in load_bank(content) if q.id == "overfitting"))
+                if c.id == "overfitting#short").embed_text
+    reference = SentenceTransformerEmbedder(resolve_model()).encode([text])[0]
+    assert float(format.read_vectors(version, "sections")[row] @ reference) > 0.9999

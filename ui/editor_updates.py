@@ -93,22 +93,6 @@ def reindexer(content_dir: str, index_dir: str) -> Reindexer:
     return Reindexer(Path(content_dir), Path(index_dir), build_lock())
 
 
-def _import_embedding_code() -> None:
-    try:
-        import sentence_transformers  # noqa: F401
-    except ImportError:
-        pass  # the build reports a missing package itself, with its fix
-
-
-@st.cache_resource
-def warm_builder() -> threading.Thread:
-    """Import the embedding code (torch) once per process, in the background, when a form opens: the app's queries
-    do not need it, and importing it is most of a first save's wait (docs/editing.md, "Save → searchable")."""
-    thread = threading.Thread(target=_import_embedding_code, name="warm-builder", daemon=True)
-    thread.start()
-    return thread
-
-
 # --------------------------------------------------------------------------- what this session is told about it
 def request_update(paths: Paths, model: str | None, question_id: str) -> int:
     """Ask for the index update after `question_id` was saved; this session waits on the returned ticket."""

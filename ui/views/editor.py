@@ -20,7 +20,7 @@ from ingest.content import FORM, SECTIONS, QuestionFields, check_fields, suggest
 from ingest.edit import EditRefused, list_backups, open_question, read_only, restore_backup, save_question
 
 from ..editor_updates import (PENDING, Reindexer, ReindexStatus, drafts, index_status,  # noqa: F401 (re-exported)
-                              reindexer, request_update, warm_builder)
+                              reindexer, request_update)
 from ..navigation import open_question as open_question_page
 from ..render import escape_md
 from ..resources import Paths
@@ -32,7 +32,6 @@ _READ_ONLY_NOTE = "Editing is switched off on this server (MLPREP_READONLY is se
 
 # --------------------------------------------------------------------------- opening and closing a form
 def _open(mode: str, qid: str | None, fields: QuestionFields | None, sha: str | None) -> None:
-    warm_builder()  # while the user types, so that the save's build need not import torch first
     n = st.session_state.get(_FORMS, 0) + 1
     st.session_state[_FORMS] = n
     token = f"ed{n}"
