@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from index import format
+
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "bench" / "queries.yaml"
 
@@ -250,7 +252,7 @@ def measure(index_dir: Path, work: Path, names: list[str], whole: bool) -> list[
         (work / ".tmp-float.onnx").rename(float_model)
     queries = load_query_texts()
     calib = bank_texts(Path(manifest["content_dir"]))
-    sections = np.asarray(np.load(version / "vectors.npy", allow_pickle=False), dtype=np.float32)
+    sections = np.asarray(format.read_vectors(version, "sections"), dtype=np.float32)
 
     base = embedder_for("float", float_model, folder, max_len)
     base_vectors = base.encode(queries, batch_size=1)
@@ -414,8 +416,9 @@ def cold(index_dirs: list[Path], reps: int, query: str = "how do I detect leakag
         model = store.read_manifest(version, index_dir)["model"]
         commands[f"index search, {index_dir.name}"] = [sys.executable, "-m", "index", "search", "--index",
                                                        str(index_dir), query]
+        sections = str(version / format.VECTOR_FILES["sections"])
         commands[f"plain sentence-transformers, {model['name']}"] = [sys.executable, "-c", PLAIN, model["path"],
-                                                                     str(version / "vectors.npy"), query]
+                                                                     sections, query]
     times: dict[str, list[float]] = {name: [] for name in commands}
     for rep in range(reps):
         for name in (list(commands) if rep % 2 == 0 else list(commands)[::-1]):

@@ -122,9 +122,8 @@ class OnnxEmbedder:
 
         options = ort.SessionOptions()
         # Two threads that sleep when idle. onnxruntime's threads spin-wait between runs by default, and on a
-        # shared machine a spinning second thread made each query 2-3x slower (BENCHMARKS.md); without the
-        # spinning, two threads are faster both on an idle machine (a dozen-token query: p50 4.0 vs 5.7 ms on
-        # one thread) and with the other core busy (4.4 vs 4.8 ms).
+        # shared machine a spinning second thread made each query several times slower; without the spinning,
+        # two threads are faster than one both on an idle machine and with the other core busy (BENCHMARKS.md).
         options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

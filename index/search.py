@@ -37,7 +37,8 @@ DEFAULT_INDEX = ROOT / "build" / "index"
 DEFAULT_CONTENT = ROOT / "content"
 TITLE_BEST_ROWS = 10  # a large bank's best title cosine: over the title leg's top rows (see _evidence)
 __all__ = ["DEFAULT_CONTENT", "DEFAULT_INDEX", "MAX_K", "MAX_QUERY_CHARS", "NO_MATCH_FEATURES", "Index",
-           "SearchConfig", "acronym_expansions", "config_for", "detect_intent", "expand_acronyms", "normalize_query", "open_index"]
+           "SearchConfig", "acronym_expansions", "config_for", "detect_intent", "expand_acronyms", "normalize_query",
+           "open_index"]
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def search_timings() -> collections.deque:
 @st.cache_data(show_spinner=False, max_entries=4)
 def map_points(index_dir: str, version: str):
     """The topic map's data frame: one row per question with its 2-D position."""
-    import pandas as pd  # imported here: pandas and altair add about 1.5 s to a cold start that searches first
+    import pandas as pd  # imported here: pandas and altair would slow a cold start that only searches
 
     idx = load_index(index_dir, version)
     xy = topicmap.project_2d(idx.question_vectors)
@@ -88,7 +88,3 @@ def map_points(index_dir: str, version: str):
         "topics": [", ".join(q.topics) for q in idx.questions],
     })
 
-
-def percentile(values, p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]

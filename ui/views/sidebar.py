@@ -3,11 +3,12 @@ date, where progress is kept)."""
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from ..lifecycle import build_index, built_at, index_state, show_content_errors
 from ..render import escape_md
-from ..resources import Paths, percentile, search_timings
+from ..resources import Paths, search_timings
 from .practice import progress_sidebar
 from .editor import editor_sidebar
 
@@ -31,7 +32,7 @@ def sidebar(idx, paths: Paths) -> None:
             st.success(escape_md(notice))
         timings = search_timings()
         if timings:
-            ms = [t * 1000 for t in timings]
-            st.caption(f"Server-side search time over the last {len(ms)} queries: "
-                       f"p50 {percentile(ms, 50):.0f} ms, p95 {percentile(ms, 95):.0f} ms")
+            p50, p95 = np.percentile(np.asarray(timings) * 1000, [50, 95])
+            st.caption(f"Server-side search time over the last {len(timings)} queries: "
+                       f"p50 {p50:.0f} ms, p95 {p95:.0f} ms")
         progress_sidebar(paths)
