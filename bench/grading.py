@@ -99,7 +99,7 @@ def auc(positive: list[float], negative: list[float]) -> float:
 
 def baseline_score(index, question_id: str, answer: str) -> float:
     """The issue's baseline: each model-answer sentence's best cosine to the answer's sentences, averaged."""
-    from index.grade import split_sentences
+    from index.claims import split_sentences
 
     q = index.question(question_id)
     model = [s for sec in q.sections if sec.key in ("short", "explanation") for s in split_sentences(sec.text)]

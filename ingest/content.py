@@ -36,6 +36,8 @@ import yaml
 from index.errors import ContentError, ContentErrors
 from index.store import MAX_CONTENT_BYTES, content_files
 
+from .ids import ID_PATTERN, MAX_ID_CHARS, RESERVED_IDS, id_problem, slugify, suggest_id  # noqa: F401 (re-exported)
+
 # (key, heading) in the order they appear in a file; the key is the section's id in chunk ids.
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("short", "Short answer"),
@@ -47,10 +49,6 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 HEADING_TO_KEY = {heading: key for key, heading in SECTIONS}
 FIELDS = {"title": "required text", "topics": "required list of tags", "aliases": "optional list of other names",
           "draft": "optional true/false: the title was drafted by an import and still needs confirming"}
-ID_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # used with fullmatch: "$" would accept a trailing newline
-MAX_ID_CHARS = 80  # leaves room under the 255-byte file-name limit for ".md" and a backup's timestamp
-# Device names Windows refuses as file names whatever the extension; a bank must stay copyable there.
-RESERVED_IDS = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))})
 MAX_TITLE_CHARS = 300
 FORM = ""  # the field name of a problem that belongs to the whole question, not one field
 
@@ -99,31 +97,6 @@ class FieldProblem:
 class Rendered:
     text: str
     field_lines: dict[int, str]  # 1-based line number -> the field written on it
-
-
-def slugify(name: str) -> str:
-    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", name.lower())).strip("-") or "question"
-
-
-def suggest_id(name: str) -> str:
-    """A valid id close to `name`: slugified, cut at a hyphen under MAX_ID_CHARS, never a reserved name."""
-    qid = slugify(name)
-    if len(qid) > MAX_ID_CHARS:
-        qid = qid[:MAX_ID_CHARS + 1].rsplit("-", 1)[0] if "-" in qid[:MAX_ID_CHARS + 1] else qid[:MAX_ID_CHARS]
-    return f"{qid}-question" if qid in RESERVED_IDS else qid
-
-
-def id_problem(qid: str) -> str | None:
-    """Why `qid` cannot be a question id (and so a file name), or None when it can."""
-    if not qid:
-        return "is empty; it must be lowercase words joined by hyphens"
-    if len(qid) > MAX_ID_CHARS:
-        return f"is {len(qid)} characters; keep it to {MAX_ID_CHARS} at most"
-    if not ID_PATTERN.fullmatch(qid):
-        return "must be lowercase words joined by hyphens (letters a-z and digits only)"
-    if qid in RESERVED_IDS:
-        return f"is {qid!r}, a reserved device name on Windows; choose another"
-    return None
 
 
 def _string_list(value, field: str, errors: list, where) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from index.grade import answer_parts, claims, mistake_beliefs, says_mistake
+from index.claims import answer_parts, claims, mistake_beliefs, says_mistake
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,7 +175,7 @@ def test_blank_unknown_and_overlong_answers_raise_errors_that_say_what_to_do(gra
 
 
 def test_a_short_claim_that_refers_back_is_joined_to_the_one_before():
-    from index.grade import claims
+    from index.claims import claims
 
     got = claims("RNNs are slow and forget distant tokens. Attention solves both. Self-attention looks at every token.")
     assert got == ["RNNs are slow and forget distant tokens. Attention solves both", "Self-attention looks at every token"]
