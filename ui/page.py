@@ -7,7 +7,8 @@ filter changes, and a question opened from low on the page keeps the old scroll 
   since the box may reach the page after the script);
 - gives a new search, a filter, a view or a question its own history entry, while typing on replaces the entry
   (no half-typed `?q=gradient+` entries) and an unchanged URL adds none; Back and Forward are left to Streamlit;
-- scrolls to the top when a question opens, so its title is on screen.
+- scrolls to the top when a question opens, so its title is on screen (again over two seconds while it is drawn,
+  unless the user scrolls first).
 
 The style (highlights without side padding, a topic map that scrolls sideways on a phone) is the page's first
 element (`PAGE_STYLE_HTML`), not something the script adds later: results are never drawn before it.
@@ -44,8 +45,16 @@ PAGE_SCRIPT = f"""<script>
   const push = history.pushState.bind(history), replace = history.replaceState.bind(history);
   let navigatedAt = 0, queryAt = 0;
   window.addEventListener('popstate', () => {{ navigatedAt = Date.now(); queryAt = 0; }});
+  // The question is drawn some time after its URL is set (longer on a busy server): scroll again a few times
+  // over two seconds, unless the user scrolls or types first.
   const toTop = () => {{
-    for (const delay of [0, 150, 400]) setTimeout(() => {{
+    let mine = true;
+    const yours = () => {{ mine = false; }};
+    for (const kind of ['wheel', 'touchstart', 'keydown']) {{
+      window.addEventListener(kind, yours, {{once: true, passive: true}});
+    }}
+    for (const delay of [0, 150, 400, 800, 1300, 2000]) setTimeout(() => {{
+      if (!mine) return;
       document.querySelector('[data-testid="stMain"]')?.scrollTo(0, 0);
       window.scrollTo(0, 0);
     }}, delay);
