@@ -128,7 +128,7 @@ def test_the_question_id_pattern_is_the_banks():
     # read from the source, so that this holds even while the index package cannot be imported
     import ast
 
-    tree = ast.parse((ROOT / "ingest" / "content.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "ingest" / "ids.py").read_text(encoding="utf-8"))
     banks = [node.value.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Assign)
              and any(getattr(t, "id", None) == "ID_PATTERN" for t in node.targets)]
     assert banks == [store_mod.ID_PATTERN.pattern]
