@@ -2,7 +2,8 @@
 
 Each leg's evidence is standardised over the candidates (z-scores), so neither leg's scale dominates and a
 clear winner in one leg counts for more than a rank would say. A question scores its best section in each leg,
-its best sentences and its best name (plus its title field when weighted); a section scores its question plus
+its best sentences, its best name and how much of the query it holds across its sections (plus its title field
+when weighted); a section scores its question plus
 its own evidence, so the right question comes first and, in it, the right section. A query that asks for a kind
 of section lifts that kind without hiding the others.
 """
@@ -82,6 +83,7 @@ class Evidence:
     asked: bool  # the query asked for a kind of section: `first_rows` are that kind (else the short answers)
     first_rows: np.ndarray  # per row: True for the section a result opens on (the kind asked for, else short)
     named: np.ndarray  # per candidate question: True when the query contains one of its names
+    coverage: np.ndarray  # per candidate question: idf-weighted share of the query's stems found anywhere in it
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +95,8 @@ class Fused:
     best_cos: np.ndarray  # per candidate question: its best section cosine
     row_sentence: np.ndarray  # per row: its best sentence cosine
     name_cos: np.ndarray  # per candidate question: its best name cosine
+    best_lex: np.ndarray  # per candidate question: its best section BM25
+    best_sentence: np.ndarray  # per candidate question: the mean cosine of its best `sentence_top` sentences
 
 
 def fuse(cfg, ev: Evidence) -> Fused:
@@ -110,6 +114,8 @@ def fuse(cfg, ev: Evidence) -> Fused:
         question_score += cfg.w_title_dense * standardise(ev.title_cos.astype(np.float64))
     if cfg.w_title_lexical:
         question_score += cfg.w_title_lexical * standardise(ev.title_lex.astype(np.float64))
+    if cfg.w_coverage:
+        question_score += cfg.w_coverage * standardise(ev.coverage)
     section_score = (cfg.w_dense * standardise(ev.section_cos) + cfg.w_lexical * standardise(ev.row_lex)
                      + cfg.w_section_sentence * standardise(row_sentence))
     if cfg.w_named:
@@ -118,7 +124,7 @@ def fuse(cfg, ev: Evidence) -> Fused:
     if ev.asked:
         scores = scores + cfg.intent_boost * ev.first_rows
     scores = lift_first(scores, ev.first_rows, ev.per_question)
-    return Fused(scores, question_score, best_cos, row_sentence, name_cos)
+    return Fused(scores, question_score, best_cos, row_sentence, name_cos, best_lex, best_sentence)
 
 
 def lift_first(scores: np.ndarray, first_rows: np.ndarray, per_question: np.ndarray) -> np.ndarray:

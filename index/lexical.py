@@ -171,6 +171,14 @@ class LexicalIndex:
         indptr = self._bm25.scores["indptr"]  # postings per stem (bm25s's CSC matrix, one column per stem)
         return int(indptr[row + 1] - indptr[row]) if row is not None and row + 1 < len(indptr) else 0
 
+    def postings(self, stem: str) -> np.ndarray:
+        """The documents that hold this stem, ascending (empty for a stem the field does not know)."""
+        row = self._bm25.vocab_dict.get(stem)
+        indptr = self._bm25.scores["indptr"]
+        if row is None or row + 1 >= len(indptr):
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray(self._bm25.scores["indices"][indptr[row]:indptr[row + 1]], dtype=np.int64)
+
     def knows(self, word: str, stem: str | None = None) -> bool:
         """True when the field holds this word as written, or its stem."""
         return word in self._vocab_set or bool(stem and stem in self._bm25.vocab_dict)

@@ -7,7 +7,8 @@ One query, from text to hits (`Index.search`), each step a named function:
 2. filter: the rows the section and topic filters allow;
 3. candidates: each leg's best rows (dense: FAISS over sections, sentences and titles; lexical: BM25 over
    sections and over title + aliases + topics) → candidate questions, and all their allowed sections;
-4. evidence: every leg scored at the candidate rows (float vectors, or a large bank's 8-bit codes);
+4. evidence: every leg scored at the candidate rows (float vectors, or a large bank's 8-bit codes), and how much
+   of the query each candidate question holds across its sections;
 5. fuse (fusion.py): standardised evidence, weighted sum → one score per section;
 6. hits: the k best sections, each with both legs' scores and ranks, grouped by question in SearchResult;
 7. no match (nomatch.py): the probability that anything in the bank answers the query.
@@ -57,15 +58,16 @@ class SearchConfig:
     section_weight: float = 0.5  # a section's own evidence, added to its question's score
     intent_boost: float = 2.0  # added to sections of the kind the query asked for ("example of …")
     w_named: float = 2.0  # added to a question whose alias or id words the query contains (query.NamePhrases)
+    w_coverage: float = 0.5  # the idf-weighted share of the query's stems a question holds in any section or name
     repair_dense: bool = True  # the dense leg embeds the query with its typos repaired
     candidates: int = 100  # rows taken from each leg before fusion
     # no_close_match: a logistic model over NO_MATCH_FEATURES gives the probability that the bank answers the
     # query; below the threshold the answer is flagged. Fitted on both evaluation banks' dev splits; the threshold
     # flags at most 1% of each bank's dev real queries, each scored by a model fitted without it (leave-one-out):
     # `python -m bench eval --calibrate`.
-    no_match_weights: tuple[float, ...] = (3.1226, 5.0436, 2.2917, 0.0172, -1.3573, 2.6685, -8.8415)
-    no_match_bias: float = -2.3661
-    no_match_threshold: float = 0.1589
+    no_match_weights: tuple[float, ...] = (3.1277, 5.0446, 2.2977, 0.0149, -1.3556, 2.6704, -8.8316)
+    no_match_bias: float = -2.3775
+    no_match_threshold: float = 0.1596
     related_topic_weight: float = 0.05  # added to related scores per shared topic (Jaccard)
     related_mentions: float = 0.05  # added per direction in which one question's text names the other
 
@@ -137,6 +139,25 @@ class Index(LoadedIndex):
     def no_match_features(self, query: str) -> np.ndarray:
         """The features the no_close_match model reads for a query (NO_MATCH_FEATURES), for calibration."""
         return self._run(query, 1, None, None).features
+
+    def question_evidence(self, query: str) -> tuple[list[str], dict[str, np.ndarray]]:
+        """The candidate questions of a query and, per candidate, the evidence fusion reads and the fused score:
+        ({name: array aligned with the ids}). For analysis (bench/ceiling.py); the search itself never calls it."""
+        text = normalize_query(query)
+        with single_thread():
+            plan = self.plan(text)
+            cand = self._candidates(plan, 1, None)
+            if len(cand.rows) == 0:
+                return [], {}
+            ev = self._evidence(plan, cand)
+            fused = fuse(self.config, ev)
+        ids = [self.questions[int(i)].id for i in cand.questions]
+        title_cos = cand.titles.cosines(cand.questions)
+        return ids, {"section cosine": fused.best_cos, "section bm25": fused.best_lex,
+                     "sentence cosine": fused.best_sentence, "name cosine": fused.name_cos,
+                     "title cosine": np.asarray(title_cos, dtype=np.float64),
+                     "title bm25": ev.title_lex.astype(np.float64), "name typed": ev.named.astype(np.float64),
+                     "coverage": ev.coverage, "fused": fused.question_score}
 
     def answer_probability(self, features: np.ndarray) -> float:
         """The no_close_match model: probability that the bank answers a query with these features."""
@@ -247,7 +268,27 @@ class Index(LoadedIndex):
         named = np.isin(cand_q, np.fromiter(plan.named, dtype=np.int64, count=len(plan.named)))
         return Evidence(pos, np.bincount(pos, minlength=len(cand_q)), section_cos,
                         cand.lex_sections[rows].astype(np.float64), sentence_cos, sent_counts, name_cos, name_counts,
-                        title_cos, cand.lex_titles[cand_q], plan.intent is not None, first_rows, named)
+                        title_cos, cand.lex_titles[cand_q], plan.intent is not None, first_rows, named,
+                        self._coverage(plan.stems, cand_q))
+
+    def _coverage(self, stems: list[str], cand_q: np.ndarray) -> np.ndarray:
+        """Per candidate question: the idf-weighted share of the query's distinct stems found anywhere in it (any
+        section, or its title, aliases and topics). BM25 scores one section at a time, so a question that holds
+        every word of the query, spread over its sections, gets credit here that no single section gives it."""
+        distinct = list(dict.fromkeys(stems))
+        covered = np.zeros(len(cand_q))
+        if not distinct or not self.config.w_coverage:
+            return covered
+        n_docs = self.lex_sections.num_docs + self.lex_titles.num_docs
+        total = 0.0
+        for stem in distinct:
+            in_sections, in_titles = self.lex_sections.postings(stem), self.lex_titles.postings(stem)
+            weight = float(np.log((n_docs + 1) / (len(in_sections) + len(in_titles) + 0.5)))
+            total += weight
+            if len(in_sections) or len(in_titles):
+                holders = np.union1d(self.chunk_question[in_sections], in_titles)
+                covered += weight * np.isin(cand_q, holders)
+        return covered / total
 
     def _hits(self, plan: QueryPlan, cand: Candidates, evidence: Evidence, fused: Fused, k: int) -> list[Hit]:
         """Step 6: the k best sections, best first (ties: lower row first)."""

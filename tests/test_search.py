@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from index import QueryError, UnknownQuestion, open_index
@@ -101,3 +102,17 @@ def test_real_model_related_is_sensible(real_index):
     idx = open_index(real_index)
     related = [r.question_id for r in idx.related("random-forest", k=3)]
     assert "gradient-boosting" in related
+
+
+def test_coverage_counts_query_words_spread_over_a_question_s_sections(idx):
+    # "sparse" is only in regularization's example, "stabilised" only in its production story: no one section holds
+    # both, the question does; a word no question holds lowers every question's share alike
+    rows = np.arange(len(idx.questions))
+    stems = idx.analyzer.tokens("sparse stabilised")
+    share = dict(zip((q.id for q in idx.questions), idx._coverage(stems, rows)))
+    assert share["regularization"] == pytest.approx(1.0)
+    assert max(v for k, v in share.items() if k != "regularization") == 0.0
+    assert not any(set(stems) <= set(idx.analyzer.tokens(s.text)) for s in idx.question("regularization").sections)
+    partly = dict(zip((q.id for q in idx.questions), idx._coverage(idx.analyzer.tokens("sparse zzyzx"), rows)))
+    assert 0.0 < partly["regularization"] < 1.0
+    assert idx._coverage([], rows).tolist() == [0.0] * len(rows)
