@@ -1,13 +1,14 @@
 """python -m bench eval   — retrieval quality table and chart (make eval)
 python -m bench speed  — latency, cold start, ingest and scale (make bench)
 python -m bench demo   — top hits of ten typical queries and warm in-process latency
-python -m bench load   — the app as people type: against a bare Streamlit page, 8 and 20 sessions (bench/load.py)"""
+python -m bench load   — the app as people type: against a bare Streamlit page, 8 and 20 sessions (bench/load.py)
+python -m bench ceiling — what a learned ranker over all our evidence (and all-mpnet-base-v2's) could reach (bench/ceiling.py)"""
 
 import sys
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("eval", "speed", "demo", "load"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("eval", "speed", "demo", "load", "ceiling"):
         print(__doc__, file=sys.stderr)
         return 2
     command = sys.argv.pop(1)
@@ -17,6 +18,8 @@ def main() -> int:
         from .demo import main as run
     elif command == "load":
         from .load import main as run
+    elif command == "ceiling":
+        from .ceiling import main as run
     else:
         from .speed import main as run
     return run(sys.argv[1:]) or 0
