@@ -76,7 +76,7 @@ class SearchConfig:
 # (all-mpnet-base-v2's cosines are both higher and wider apart), so its weights and no-match model are fitted on
 # its own evaluation runs and chosen by the index's model (`config_for`); a model not listed gets the defaults.
 MODEL_CONFIGS: dict[str, dict] = {
-    "all-mpnet-base-v2": {"w_dense": 1.25, "w_sentence": 0.75,
+    "all-mpnet-base-v2": {"w_dense": 1.25, "w_sentence": 0.75, "w_coverage": 0.0,
                           "no_match_weights": (3.3405, 5.4523, 2.0935, 0.0377, -1.3025, 2.4855, -8.2634),
                           "no_match_bias": -2.6748, "no_match_threshold": 0.1761},
 }
