@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index.fusion import standardise
+
 from .eval import LARGE_WORK, ROOT
 
 MPNET = "all-mpnet-base-v2"
@@ -41,11 +43,6 @@ FEATURE_SETS = {
     "every field + mpnet's cosines": OWN + MPNET_FEATURES,
     "lexical + names + mpnet's cosines": ("section bm25", "name typed", "coverage") + MPNET_FEATURES,
 }
-
-
-def standardise(x: np.ndarray) -> np.ndarray:
-    std = float(x.std())
-    return (x - x.mean()) / std if std > 1e-9 else np.zeros_like(x)
 
 
 class MpnetCosines:

@@ -165,19 +165,28 @@ class LexicalIndex:
             return np.zeros(self.num_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
 
+    def postings(self, stem: str) -> np.ndarray:
+        """The documents that hold this stem, ascending: a view of bm25s's CSC matrix (one column per stem), empty
+        for a stem the field does not know."""
+        row = self._bm25.vocab_dict.get(stem)
+        indptr, indices = self._bm25.scores["indptr"], self._bm25.scores["indices"]
+        if row is None or row + 1 >= len(indptr):
+            return indices[:0]
+        return indices[indptr[row]:indptr[row + 1]]
+
     def document_frequency(self, stem: str) -> int:
         """How many documents hold this stem (0 for a stem the field does not know)."""
-        row = self._bm25.vocab_dict.get(stem)
-        indptr = self._bm25.scores["indptr"]  # postings per stem (bm25s's CSC matrix, one column per stem)
-        return int(indptr[row + 1] - indptr[row]) if row is not None and row + 1 < len(indptr) else 0
+        return len(self.postings(stem))
 
-    def postings(self, stem: str) -> np.ndarray:
-        """The documents that hold this stem, ascending (empty for a stem the field does not know)."""
-        row = self._bm25.vocab_dict.get(stem)
-        indptr = self._bm25.scores["indptr"]
-        if row is None or row + 1 >= len(indptr):
-            return np.zeros(0, dtype=np.int64)
-        return np.asarray(self._bm25.scores["indices"][indptr[row]:indptr[row + 1]], dtype=np.int64)
+    def holds(self, stem: str, documents: np.ndarray) -> np.ndarray:
+        """Per document of `documents`: True when it holds this stem. A binary search in the stem's postings, so
+        the cost follows `documents`, not how common the stem is."""
+        found = self.postings(stem)
+        if len(found) == 0:
+            return np.zeros(len(documents), dtype=bool)
+        documents = np.asarray(documents).astype(found.dtype, copy=False)
+        at = np.minimum(np.searchsorted(found, documents), len(found) - 1)
+        return found[at] == documents
 
     def knows(self, word: str, stem: str | None = None) -> bool:
         """True when the field holds this word as written, or its stem."""
@@ -201,3 +210,9 @@ class LexicalIndex:
             if d <= limit and (best is None or d < best[0]):
                 best = (d, cand)
         return best[1] if best else None
+
+
+def idf(document_frequency: int, num_docs: int) -> float:
+    """The inverse document frequency the no-match features and query coverage weigh a stem by (finite for a stem
+    no document holds)."""
+    return float(np.log((num_docs + 1) / (document_frequency + 0.5)))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .lexical import idf
+
 NO_MATCH_FEATURES = ("best section or title cosine", "best sentence cosine", "best name cosine",
                      "fused score margin, top-1 minus top-2 question", "idf-weighted share of unknown words",
                      "share of known words", "best background-topic cosine")
@@ -30,11 +32,10 @@ def features(best_cos: float, best_sentence: float, best_name: float, question_s
     top = np.sort(question_score)[::-1]
     margin = float(top[0] - top[1]) if len(top) > 1 else 0.0
     n_docs = sum(lexicon.num_docs for lexicon in lexicons)
-    unknown_idf = float(np.log((n_docs + 1) / 0.5))
     distinct = list(dict.fromkeys(stems))
     df = [sum(lexicon.document_frequency(s) for lexicon in lexicons) for s in distinct]
     known = [n > 0 for n in df]
-    weight = [float(np.log((n_docs + 1) / (n + 0.5))) if n else unknown_idf for n in df]
+    weight = [idf(n, n_docs) for n in df]
     unknown_share = (sum(w for w, k in zip(weight, known) if not k) / sum(weight)) if distinct else 1.0
     coverage = (sum(known) / len(distinct)) if distinct else 0.0
     return np.array([best_cos, best_sentence, best_name, margin, unknown_share, coverage, best_background])

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ann, nomatch, store
+from . import ann, lexical, nomatch, store
 from .errors import QueryError
 from .fusion import Evidence, Fused, fuse, ranks
 from .loaded import LoadedIndex
@@ -143,14 +143,10 @@ class Index(LoadedIndex):
     def question_evidence(self, query: str) -> tuple[list[str], dict[str, np.ndarray]]:
         """The candidate questions of a query and, per candidate, the evidence fusion reads and the fused score:
         ({name: array aligned with the ids}). For analysis (bench/ceiling.py); the search itself never calls it."""
-        text = normalize_query(query)
         with single_thread():
-            plan = self.plan(text)
-            cand = self._candidates(plan, 1, None)
-            if len(cand.rows) == 0:
-                return [], {}
-            ev = self._evidence(plan, cand)
-            fused = fuse(self.config, ev)
+            cand, ev, fused = self._score(self.plan(normalize_query(query)), 1, None)
+        if fused is None:
+            return [], {}
         ids = [self.questions[int(i)].id for i in cand.questions]
         title_cos = cand.titles.cosines(cand.questions)
         return ids, {"section cosine": fused.best_cos, "section bm25": fused.best_lex,
@@ -177,11 +173,9 @@ class Index(LoadedIndex):
             if allowed is not None and len(allowed) == 0:
                 return Outcome(SearchResult(text, [], True, detect_intent(text)[0]), nomatch.empty())
             plan = self.plan(text)
-            candidates = self._candidates(plan, k, allowed)
-            if len(candidates.rows) == 0:
+            candidates, evidence, fused = self._score(plan, k, allowed)
+            if fused is None:
                 return Outcome(SearchResult(text, [], True, plan.intent, plan.corrected), nomatch.empty())
-            evidence = self._evidence(plan, candidates)
-            fused = fuse(self.config, evidence)
             hits = self._hits(plan, candidates, evidence, fused, k)
             background = float((self.background @ plan.vector).max()) if len(self.background) else 0.0
             features = nomatch.features(max(float(fused.best_cos.max()), float(evidence.title_cos.max())),
@@ -190,6 +184,14 @@ class Index(LoadedIndex):
                                         background)
         no_match = bool(self.answer_probability(features) < self.config.no_match_threshold)
         return Outcome(SearchResult(text, hits, no_match, plan.intent, plan.corrected), features)
+
+    def _score(self, plan: QueryPlan, k: int, allowed: np.ndarray | None):
+        """Steps 3–5: (candidates, evidence, fused), or (candidates, None, None) when no leg found anything."""
+        candidates = self._candidates(plan, k, allowed)
+        if len(candidates.rows) == 0:
+            return candidates, None, None
+        evidence = self._evidence(plan, candidates)
+        return candidates, evidence, fuse(self.config, evidence)
 
     def _candidates(self, plan: QueryPlan, k: int, allowed: np.ndarray | None) -> Candidates:
         """Step 3: every leg's best rows, their questions, and those questions' allowed rows."""
@@ -279,15 +281,18 @@ class Index(LoadedIndex):
         covered = np.zeros(len(cand_q))
         if not distinct or not self.config.w_coverage:
             return covered
+        counts = self._chunk_start[cand_q + 1] - self._chunk_start[cand_q]
+        chunks = self._chunk_order[ranges(self._chunk_start[cand_q], self._chunk_start[cand_q + 1])]
+        starts = np.cumsum(counts) - counts  # each candidate's run of `chunks` (every question has a section)
         n_docs = self.lex_sections.num_docs + self.lex_titles.num_docs
         total = 0.0
         for stem in distinct:
-            in_sections, in_titles = self.lex_sections.postings(stem), self.lex_titles.postings(stem)
-            weight = float(np.log((n_docs + 1) / (len(in_sections) + len(in_titles) + 0.5)))
+            weight = lexical.idf(self.lex_sections.document_frequency(stem) + self.lex_titles.document_frequency(stem),
+                                 n_docs)
             total += weight
-            if len(in_sections) or len(in_titles):
-                holders = np.union1d(self.chunk_question[in_sections], in_titles)
-                covered += weight * np.isin(cand_q, holders)
+            held = np.logical_or.reduceat(self.lex_sections.holds(stem, chunks), starts) \
+                | self.lex_titles.holds(stem, cand_q)
+            covered += weight * held
         return covered / total
 
     def _hits(self, plan: QueryPlan, cand: Candidates, evidence: Evidence, fused: Fused, k: int) -> list[Hit]:

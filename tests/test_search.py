@@ -116,3 +116,12 @@ def test_coverage_counts_query_words_spread_over_a_question_s_sections(idx):
     partly = dict(zip((q.id for q in idx.questions), idx._coverage(idx.analyzer.tokens("sparse zzyzx"), rows)))
     assert 0.0 < partly["regularization"] < 1.0
     assert idx._coverage([], rows).tolist() == [0.0] * len(rows)
+
+
+def test_holds_agrees_with_the_postings_for_every_stem(idx):
+    # `holds` binary-searches bm25s's postings, which must therefore be ascending
+    for lexicon, n in ((idx.lex_sections, len(idx.chunk_ids)), (idx.lex_titles, len(idx.questions))):
+        documents = np.arange(n)
+        for stem in lexicon._bm25.vocab_dict:
+            assert lexicon.holds(stem, documents).tolist() == np.isin(documents, lexicon.postings(stem)).tolist()
+        assert not lexicon.holds("zzyzx", documents).any()
