@@ -17,7 +17,8 @@ import streamlit as st
 from index import QueryError
 from progress import ProgressError
 from progress.anki import DECK_NAME, deck_bytes, weak_deck_name
-from progress.store import database_from_env, redact
+from progress.postgres_db import redact
+from progress.store import database_from_env
 
 from .. import practice
 from ..render import escape_md
