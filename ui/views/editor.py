@@ -290,7 +290,7 @@ def editor_sidebar(paths: Paths) -> None:
     if not (isinstance(state, dict) and state.get("mode") == "saved"):  # the saved view says it itself
         if index_status(paths):  # "ready" is said once; it stays on screen until the next whole-page run
             st.session_state.pop(PENDING, None)
-    waiting = drafts(paths.content_dir)
+    waiting = drafts(paths.content_dir) if editable or not served() else []  # a bank chore: not a student's
     if waiting:
         st.subheader("Needs a title")
         st.caption("Imported with a drafted title: " + ("open one to check its title." if editable

@@ -54,11 +54,12 @@ def accounts(paths: Paths | None = None) -> Accounts | None:
 # --------------------------------------------------------------------------- who this session is
 def signed_in_learner() -> str | None:
     """The learner this session signed in as, resuming a sign-in from the browser's cookie on a session's first
-    run; None when nobody is signed in (or the sign-in expired)."""
+    run; None when nobody is signed in. Every call asks the database whether the sign-in still stands (not expired,
+    not signed out in another tab): one indexed look-up."""
     ss = st.session_state
     mine = ss.get(SIGNED_IN)
     if isinstance(mine, dict):
-        if mine["expires"] > datetime.now(timezone.utc):
+        if _resume(mine["token"]) is not None:
             return mine["name"]
         _end()
         return None
@@ -192,15 +193,6 @@ def sign_in_sidebar(paths: Paths) -> None:
     ss = st.session_state
     st.subheader("Practice")
     learner = signed_in_learner()
-    if learner is not None:  # still known to the database? (signed out elsewhere, or expired)
-        store = accounts(paths)
-        try:
-            if store is None or store.resume(ss[SIGNED_IN]["token"]) is None:
-                _end()
-                learner = None
-        except ProgressError:
-            _end()
-            learner = None
     if kind_text := ss.pop(MESSAGE, None):
         getattr(st, kind_text[0])(escape_md(kind_text[1]))
     if learner is not None:
