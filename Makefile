@@ -28,7 +28,8 @@ index: venv
 # the first answer by about 4-5 s on average here.
 # `make run` listens on this computer only (127.0.0.1). `make serve HOST=0.0.0.0` serves others: learners sign in
 # with a passphrase, the bank is locked unless MLPREP_EDITOR_KEY is set, and no stack trace reaches a page (ui/mode.py).
-HOST ?= 127.0.0.1
+# Not ?=: a HOST exported by the shell (zsh sets one) must not open the server; HOST=… on the command line does.
+HOST := 127.0.0.1
 STREAMLIT := $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true \
 	--browser.gatherUsageStats false --server.fileWatcherType none --client.toolbarMode viewer
 INGEST_OR_SAY = @$(BIN)/python -m ingest --index $(INDEX) || echo "make $@: ingest failed (above); the app shows the errors and serves the last good index"

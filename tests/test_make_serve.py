@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(not (shutil.which("make") and shutil.which("ss")), reason="needs make and ss")
 
 
-def streamlit_line(*make_args: str) -> str:
-    out = subprocess.run(["make", "-n", *make_args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+def streamlit_line(*make_args: str, env: dict | None = None) -> str:
+    out = subprocess.run(["make", "-n", *make_args], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env=env).stdout
     lines = [line for line in out.splitlines() if "-m streamlit run app.py" in line]
     assert len(lines) == 1, out
     return lines[0]
@@ -66,4 +67,6 @@ def test_make_serve_is_served_mode_on_the_address_asked_for(tmp_path):
     line = streamlit_line("serve", "HOST=0.0.0.0", f"PORT={port}")
     assert "MLPREP_SERVED=1" in line and "--client.showErrorDetails none" in line
     assert listening(line, port, tmp_path) == {"0.0.0.0"}
-    assert "--server.address 127.0.0.1" in streamlit_line("serve"), "even make serve is loopback unless HOST is given"
+    assert "--server.address 127.0.0.1 " in streamlit_line("serve"), "even make serve is loopback unless HOST is given"
+    exported = streamlit_line("serve", env=dict(os.environ, HOST="0.0.0.0"))
+    assert "--server.address 127.0.0.1 " in exported, "a HOST exported by the shell is not a choice to serve others"

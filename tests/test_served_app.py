@@ -177,3 +177,13 @@ def test_the_served_page_names_no_path_and_no_ones_timings(served):
     about = next(e for e in at.sidebar.expander if e.label == "About this server")
     shown = "\n".join(m.value for m in about.markdown)
     assert "3 questions" in shown and "fake\\-bow" in shown and "Built" in shown
+
+
+def test_signing_out_elsewhere_ends_the_sign_in_before_a_rating_on_screen_is_recorded(served):
+    at = create(served().run(), "erin")
+    at.button(key="reveal").click().run()
+    Accounts(open_store(served.database)).sign_out(at.session_state["_signed-in"]["token"])  # another tab
+    at.button(key="rate-good").click().run()
+    assert not at.exception
+    assert open_store(served.database).count_reviews("erin") == 0
+    assert not practising(at) and "Sign in with your name and passphrase" in all_text(at)

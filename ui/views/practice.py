@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 import time
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 
 import streamlit as st
 
@@ -130,7 +130,8 @@ def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
     if opened is None:
         return
     store, migrated = opened
-    if migrated.imported and not served() and not st.session_state.get("practice_migration_told"):  # said once per session
+    told = st.session_state.get("practice_migration_told")
+    if migrated.imported and not served() and not told:  # said once per session, on a local copy
         st.session_state["practice_migration_told"] = True
         st.caption(escape_md(f"The old practice tally was imported once: {migrated.message}."))
     tz, now = learner_tz(), practice.now()
@@ -221,6 +222,9 @@ def show_next(store, learner, pool, interview, tz, exclude) -> None:
 def record(store, learner, qid, title, rating, pool, interview, tz) -> None:
     """A rating button's callback: one review, one transaction. On a database error nothing moves on: the
     message says what happened and the typed answer stays in its box, so pressing the rating again retries."""
+    if served() and signed_in_learner() != learner:  # signed out (or expired) since the buttons were drawn
+        st.session_state["practice_error"] = "Your rating was not recorded: sign in again to practise."
+        return
     started = st.session_state.get("practice_shown_at")
     duration_ms = int((time.monotonic() - started) * 1000) if started else None
     at = practice.now()
