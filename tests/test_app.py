@@ -387,7 +387,7 @@ def test_passage_loose_corrected_and_topic_markdown_escape_what_they_show():
            "[cancer]\\* screening \\<b\\>x\\<\\/b\\>" in md
     assert md.index("Matching passage") < md.index(":gray[:small[w]]")
     loose = loose_markdown([Card("a)b", "<i>T</i>", "H", "t", frozenset(), "Why: 0.08", ())])
-    assert loose.startswith("---\n\n:gray[") and "- [\\<i\\>T\\<\\/i\\>](#open-a%29b)" in loose
+    assert loose.startswith("---\n\n:gray[") and "- :small[[\\<i\\>T\\<\\/i\\>](#open-a%29b)]" in loose
     assert "\\<i\\>" in loose and "<i>" not in loose
     assert corrected_markdown("a *b*", "a [c](d)") == \
         "Showing results for **a \\*b\\*** · Search instead for [a \\[c\\]\\(d\\)](#typed-a%20%5Bc%5D%28d%29)"

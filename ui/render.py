@@ -115,7 +115,7 @@ def cards_markdown(cards, expanded=frozenset()) -> str:
 def loose_markdown(cards) -> str:
     """The loosely related questions, set apart under a rule and quieter than the cards: each its title as a link
     that opens it and, in small grey, why it matched (no section text)."""
-    lines = [f"- [{escape_md(card.title)}](#{OPEN_ANCHOR}{quote(card.question_id, safe='')})  \n"
+    lines = [f"- :small[[{escape_md(card.title)}](#{OPEN_ANCHOR}{quote(card.question_id, safe='')})]  \n"
              f"  :gray[:small[{escape_md(card.why)}]]" for card in cards]
     return "---\n\n" + f":gray[{escape_md(LOOSE_HEADING)}]\n\n" + "\n".join(lines)
 
