@@ -2,8 +2,10 @@
 
 Contract (other tools drive it):
   search [--json] [--k K] [--index DIR] [--strict] [QUERY...]
-      With a query: readable output, or one JSON object with --json. With none: one query per
-      line from stdin, each answered as soon as it is read with one flushed JSON line.
+      With a query: readable output (grouped by question as the app shows it: index/results.py), or one JSON
+      object with --json. With none: one query per line from stdin, each answered as soon as it is read with one
+      flushed JSON line. A search's JSON names the query as searched when typos were repaired ("corrected_query",
+      else null) and marks each result "loosely_related".
   related [--json] [--k K] [--index DIR] [--strict] [QUESTION_ID...]
       No id means every question; JSON lines {"question_id", "related": [...]}.
   grade [--json] [--index DIR] [--strict] QUESTION_ID
