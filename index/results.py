@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 from .model import QuestionGroup, SearchResult
@@ -24,6 +25,9 @@ LOOSE_FLOOR = 2.0
 PASSAGE_SHARE = 0.4  # the share of the query's weight a passage must hold that the section shown lacks
 PASSAGE_CHARS = 240  # an excerpt longer than this is cut around its first matching word
 _ELLIPSIS = "…"
+# per loaded index, per question: each section's (key, heading, [(sentence, its stems)]); a loaded index's text
+# never changes, and typing asks for the same few questions again and again
+_SENTENCES: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
 
 
 def is_loose(score: float, first: float) -> bool:
@@ -64,32 +68,42 @@ def matching_passage(index, result: SearchResult, group: QuestionGroup) -> Passa
     total = sum(weights.values())
     if not group.hits or total <= 0:
         return None
-    analyzer = index.analyzer
-    question = index.question(group.question_id)
+    sections = _sentences(index, group.question_id)
     shown = group.hits[0].section
-    split = re.compile(index.manifest["chunking"]["sentence_split"])
-
-    def stems_of(text: str) -> set[str]:
-        return set(analyzer.stems(analyzer.words(text))) & weights.keys()
-
-    have = stems_of(question.section(shown).text) if question.section(shown) else set()
+    have = set().union(*(stems for key, _, sentences in sections if key == shown for _, stems in sentences))
+    have &= weights.keys()
     best, best_key = None, None
-    for section in question.sections:
-        if section.key == shown:
+    for key, heading, sentences in sections:
+        if key == shown:
             continue
-        for n, sentence in enumerate(s.strip() for s in split.split(section.text)):
-            held = stems_of(sentence)
+        for n, (sentence, stems) in enumerate(sentences):
+            held = stems & weights.keys()
             gain = sum(weights[s] for s in held - have)
-            key = (gain, sum(weights[s] for s in held), -n)
-            if gain >= PASSAGE_SHARE * total and (best_key is None or key > best_key):
-                best, best_key = (section, sentence, held), key
+            rank = (gain, sum(weights[s] for s in held), -n)
+            if gain >= PASSAGE_SHARE * total and (best_key is None or rank > best_key):
+                best, best_key = (key, heading, sentence, held), rank
     if best is None:
         return None
-    section, sentence, held = best
-    words = list(dict.fromkeys(analyzer.words(sentence)))
-    terms = tuple(w for w, s in zip(words, analyzer.stems(words)) if s in held)
-    return Passage(section.key, section.heading, excerpt(sentence, [w for w, s in zip(words, analyzer.stems(words))
-                                                                    if s in held - have]), terms)
+    key, heading, sentence, held = best
+    words = list(dict.fromkeys(index.analyzer.words(sentence)))
+    stems = index.analyzer.stems(words)
+    return Passage(key, heading, excerpt(sentence, [w for w, s in zip(words, stems) if s in held - have]),
+                   tuple(w for w, s in zip(words, stems) if s in held))
+
+
+def _sentences(index, question_id: str) -> list[tuple[str, str, list[tuple[str, frozenset[str]]]]]:
+    """A question's sections as (key, heading, [(sentence, its stems)]), the sentences split as ingest splits them
+    (the manifest's rule); cached per loaded index."""
+    cache = _SENTENCES.setdefault(index, {})
+    if question_id not in cache:
+        split = re.compile(index.manifest["chunking"]["sentence_split"])
+        analyzer = index.analyzer
+        cache[question_id] = [
+            (section.key, section.heading,
+             [(sentence, frozenset(analyzer.stems(analyzer.words(sentence))))
+              for sentence in (part.strip() for part in split.split(section.text)) if sentence])
+            for section in index.question(question_id).sections]
+    return cache[question_id]
 
 
 def excerpt(sentence: str, around: list[str], limit: int = PASSAGE_CHARS) -> str:
