@@ -1,7 +1,7 @@
 """The command line: `python -m index search …` and `python -m index related …`.
 
 Contract (other tools drive it):
-  search [--json] [--k K] [--index DIR] [--strict] [QUERY...]
+  search [--json] [--k K] [--index DIR] [--strict] [--as-typed] [QUERY...]
       With a query: readable output (grouped by question as the app shows it: index/results.py), or one JSON
       object with --json. With none: one query per line from stdin, each answered as soon as it is read with one
       flushed JSON line. A search's JSON names the query as searched when typos were repaired ("corrected_query",
@@ -88,7 +88,7 @@ def _print_readable(index: Index, result: SearchResult) -> None:
     holds the query's other words (index.results), then its other matching sections in a line each; the loosely
     related set apart at the end, a line each."""
     if result.corrected_query:
-        print(f"Showing results for: {result.corrected_query}  (you typed: {result.query})\n")
+        print(f"Showing results for: {result.corrected_query}  (you typed: {result.query}; --as-typed searches that)\n")
     if result.no_close_match:
         print("No close match in the bank for this query. The closest questions anyway:\n")
     main, loose = split_loose(result.groups)
@@ -120,7 +120,8 @@ def _search(args, parser) -> int:
         return 1
     if args.query:
         try:
-            result = index.search(" ".join(args.query), k=args.k, sections=sections, topics=topics)
+            result = index.search(" ".join(args.query), k=args.k, sections=sections, topics=topics,
+                                  repair=not args.as_typed)
         except SearchToolError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -134,7 +135,8 @@ def _search(args, parser) -> int:
             return 0
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         try:
-            _emit(result_json(index.search(line, k=args.k, sections=sections, topics=topics), stale))
+            _emit(result_json(index.search(line, k=args.k, sections=sections, topics=topics, repair=not args.as_typed),
+                              stale))
         except QueryError as exc:
             _emit({"query": line, "stale": stale, "error": str(exc), "no_close_match": True, "results": []})
         except SearchToolError as exc:  # the model or index cannot answer any line: one clear line, no traceback
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--section", action="append", metavar="KIND",
                    help="only this section kind (short, explanation, example, mistakes, story); repeatable")
     s.add_argument("--topic", action="append", metavar="TOPIC", help="only questions with this topic; repeatable")
+    s.add_argument("--as-typed", action="store_true", help="search the words as typed, without repairing typos")
     r = sub.add_parser("related", help="questions related to a question (no id: every question)")
     r.add_argument("question_id", nargs="*", metavar="QUESTION_ID")
     r.add_argument("--json", action="store_true", help="one JSON line per question")

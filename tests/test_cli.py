@@ -47,7 +47,7 @@ def test_readable_output_lists_questions_as_the_app_does(real_index):
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert text.startswith("Showing results for: precision recall tradeoff for cancer screening  "
-                           "(you typed: precison recall tradeoff for cancer screening)\n")
+                           "(you typed: precison recall tradeoff for cancer screening; --as-typed searches that)\n")
     lines = text.splitlines()
     first = lines.index(next(line for line in lines if line.startswith("1. ")))
     assert lines[first].endswith("[precision-vs-recall]") and lines[first + 1].startswith("   Short answer · meaning")
@@ -69,6 +69,10 @@ def test_json_names_the_repaired_query_and_the_loosely_related(real_index):
     assert loose["precision-vs-recall"] is False and loose["model-drift"] is True
     plain = json.loads(run("search", "--json", "--index", str(real_index), "precision recall").stdout)
     assert plain["corrected_query"] is None
+    typed = run("search", "--json", "--as-typed", "--index", str(real_index), "precison recall")
+    assert json.loads(typed.stdout)["corrected"] == {} and json.loads(typed.stdout)["corrected_query"] is None
+    piped = run("search", "--as-typed", "--index", str(real_index), stdin="precison recall\n")
+    assert json.loads(piped.stdout)["corrected_query"] is None
 
 
 def test_pipe_mode_answers_each_line_as_soon_as_it_is_read(real_index):
