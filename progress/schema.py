@@ -16,6 +16,7 @@ from .errors import InvalidLearner, InvalidQuestionId, ProgressDamaged, Progress
 LEARNER_MAX_CHARS = 40
 LEARNER_PUNCTUATION = " -_."
 QUESTION_ID_MAX_CHARS = 200
+MAX_DAILY_MINUTES = 600  # a daily time budget longer than ten hours is a typo
 # ingest.content.ID_PATTERN, restated so that a broken bank or index can never stop the progress database from
 # opening (progress imports nothing from ingest/ or index/); a test holds the two equal.
 ID_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -60,12 +61,24 @@ def _schema_v1(dialect: str) -> tuple[str, ...]:
     return tables + guards
 
 
+def _schema_v2(dialect: str) -> tuple[str, ...]:
+    """A learner's settings: the daily time budget in minutes (NULL: none)."""
+    sqlite = dialect == "sqlite"
+    ref = "INTEGER" if sqlite else "BIGINT"
+    ts = "TEXT" if sqlite else "TIMESTAMPTZ"
+    return (f"CREATE TABLE learner_settings (learner_id {ref} PRIMARY KEY REFERENCES learners(id), "
+            f"daily_minutes INTEGER CHECK (daily_minutes IS NULL OR daily_minutes BETWEEN 1 AND {MAX_DAILY_MINUTES}), "
+            f"updated_at {ts} NOT NULL)",)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "learners, append-only reviews log, imports",
               {d: _schema_v1(d) for d in ("sqlite", "postgresql")}),
+    Migration(2, "learner settings: the daily time budget",
+              {d: _schema_v2(d) for d in ("sqlite", "postgresql")}),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
-TABLES = ("schema_version", "learners", "reviews", "imports")
+TABLES = ("schema_version", "learners", "reviews", "imports", "learner_settings")
 
 
 def card_lock(learner_id: int, question_id: str) -> int:

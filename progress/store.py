@@ -28,17 +28,17 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from fsrs import Rating, State
 
-from . import schedule, schema
+from . import schedule, schema, stats
 from .backend import Backend
 from .errors import ProgressError
 from .postgres_db import Postgres
 from .practice_json import PRACTICE_IMPORT, practice_records
 from .schedule import CardState, Plan
-from .schema import card_lock, learner_name, named_lock, question_id as _question_id
+from .schema import MAX_DAILY_MINUTES, card_lock, learner_name, named_lock, question_id as _question_id
 from .sqlite_db import SQLite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,13 +276,50 @@ class ProgressStore:
         return schedule.replay((r.question_id, r.rating, r.reviewed_at) for r in self.reviews(learner))
 
     def plan(self, learner: str, question_ids: Iterable[str], now: datetime | None = None,
-             interview: date | None = None, tz: tzinfo = timezone.utc) -> Plan:
-        """The learner's plan over `question_ids` (the bank) at `now`; see progress.schedule.plan."""
-        return schedule.plan(question_ids, self.cards(learner), now or datetime.now(timezone.utc), interview, tz)
+             interview: date | None = None, tz: tzinfo = timezone.utc, minutes: int | None = None) -> Plan:
+        """The learner's plan over `question_ids` (the bank) at `now`; see progress.schedule.plan. With `minutes`
+        (a daily time budget) new questions come in only as the budget allows (progress.stats.forecast)."""
+        ids, cards = list(question_ids), self.cards(learner)
+        now = now or datetime.now(timezone.utc)
+        new_days = None
+        if minutes:
+            seconds, _ = stats.seconds_per_review(r.duration_ms for r in self.reviews(learner))
+            new_days = stats.forecast(ids, cards, now, interview, tz, stats.capacity_for(minutes, seconds)).new_days
+        return schedule.plan(ids, cards, now, interview, tz, new_days=new_days)
+
+    def outlook(self, learner: str, questions: Sequence[tuple[str, Sequence[str]]], now: datetime | None = None,
+                interview: date | None = None, tz: tzinfo = timezone.utc,
+                minutes: int | None = None) -> stats.Outlook:
+        """The learner's standing over `questions` ((id, topics) pairs): see progress.stats.outlook."""
+        return stats.outlook(questions, self.cards(learner), self.reviews(learner),
+                             now or datetime.now(timezone.utc), interview, tz, minutes)
 
     def weak_questions(self, learner: str, now: datetime | None = None) -> list[str]:
         """The learner's weak questions (lapsed, unstable, or rated Again/Hard last), lowest recall first."""
         return schedule.weak_questions(self.cards(learner), now or datetime.now(timezone.utc))
+
+    # -- settings ----------------------------------------------------------------------------------------------
+
+    def daily_minutes(self, learner: str) -> int | None:
+        """The learner's daily time budget in minutes (None: none set)."""
+        with self._read() as cur:
+            row = self._exec(cur, "SELECT s.daily_minutes FROM learner_settings s JOIN learners l "
+                                  "ON l.id = s.learner_id WHERE l.name_key = ?",
+                             (learner_name(learner).casefold(),)).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def set_daily_minutes(self, learner: str, minutes: int | None) -> None:
+        """Store the learner's daily time budget (None clears it). Raises ValueError outside 1-MAX_DAILY_MINUTES."""
+        name = learner_name(learner)
+        if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool)
+                                    or not 1 <= minutes <= MAX_DAILY_MINUTES):
+            raise ValueError(f"a daily time budget is a whole number of minutes from 1 to {MAX_DAILY_MINUTES}, "
+                             f"not {minutes!r}")
+        with self._write() as cur:
+            learner_id = self._ensure_learner(cur, name)
+            self._exec(cur, "INSERT INTO learner_settings (learner_id, daily_minutes, updated_at) VALUES (?, ?, ?) "
+                            "ON CONFLICT (learner_id) DO UPDATE SET daily_minutes = excluded.daily_minutes, "
+                            "updated_at = excluded.updated_at", (learner_id, minutes, self._now()))
 
     # -- the old practice.json tally ---------------------------------------------------------------------------
 

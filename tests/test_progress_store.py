@@ -171,7 +171,7 @@ def test_each_learner_sees_only_their_own_cards_and_history(database):
     assert store.cards("carol") == {} and store.reviews("carol") == [] and store.count_reviews("carol") == 0
     assert store.learners() == ["alice", "bob"]
     plan = store.plan("alice", QUESTIONS, now=NOW + timedelta(days=1))
-    assert plan.queue[0] == "feature-leakage" and plan.new == len(QUESTIONS) - 1
+    assert plan.queue[0] == "feature-leakage" and plan.counts.new == len(QUESTIONS) - 1
     store.close()
 
 
@@ -227,7 +227,8 @@ def test_sessions_opening_a_new_database_at_once_create_it_once(database):
     [t.join() for t in threads]
     assert errors == [] and len(stores) == 8
     raw = _raw(database)
-    assert [r[0] for r in raw.execute("SELECT version FROM schema_version").fetchall()] == [schema.SCHEMA_VERSION]
+    assert [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version").fetchall()] == \
+        [m.version for m in schema.MIGRATIONS]  # each migration applied once
     raw.close()
     for s in stores:
         s.close()
@@ -503,3 +504,20 @@ def test_16_processes_x_50_reviews_lose_nothing(database):
     assert [w.returncode for w in workers] == [0] * SESSIONS, [err[-500:] for _, err in outputs]
     assert all(out.strip() == "done" for out, _ in outputs)
     _check_every_review_recorded(database, SESSIONS, REVIEWS_PER_SESSION)
+
+
+def test_the_daily_time_budget_is_stored_with_the_learner(database):
+    store = open_store(database)
+    assert store.daily_minutes("alice") is None
+    store.set_daily_minutes("alice", 25)
+    store.set_daily_minutes("bob", 10)
+    assert store.daily_minutes("ALICE") == 25 and store.daily_minutes("bob") == 10
+    store.set_daily_minutes("Alice", 40)
+    assert store.daily_minutes("alice") == 40
+    for bad in (0, -5, 601, 2.5, True, "20"):
+        with pytest.raises(ValueError, match="whole number of minutes from 1 to 600"):
+            store.set_daily_minutes("alice", bad)
+    assert store.daily_minutes("alice") == 40
+    store.set_daily_minutes("alice", None)
+    assert store.daily_minutes("alice") is None and store.count_reviews() == 0
+    store.close()
