@@ -5,6 +5,7 @@ sentence saying what to change."""
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone, tzinfo
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from index.grade import MAX_ANSWER_CHARS
 from progress import DEFAULT_LEARNER, InvalidLearner, learner_name
-from progress.schedule import AFTER_INTERVIEW, BROUGHT_FORWARD, DUE, NEW
+from progress.schedule import AFTER_INTERVIEW, BROUGHT_FORWARD, DUE, NEW, WEAK_RECALL
 
 RATINGS = ("again", "hard", "good", "easy")  # FSRS's four ratings, in the order the buttons show them
 RATING_HELP = {
@@ -24,9 +25,24 @@ RATING_HELP = {
 MAX_INTERVIEW_DAYS = 5 * 366  # an interview further away than this is a typo in the link, not a plan
 
 
+CLOCK_ENV = "MLPREP_NOW"  # a fixed time for the practice pages (browser tests, demos): ISO-8601 with its zone
+
+
 def now() -> datetime:
-    """The current time, in UTC. The one clock the Practice page reads (tests replace it with a fixed one)."""
-    return datetime.now(timezone.utc)
+    """The current time, in UTC: the one clock the Practice and Progress pages read. MLPREP_NOW, when set, fixes
+    it (as `python -m progress --now` does); unit tests replace this function instead. Raises ValueError for an
+    MLPREP_NOW that is not a time with its zone."""
+    fixed = os.environ.get(CLOCK_ENV, "").strip()
+    if not fixed:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(fixed)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValueError(f"{CLOCK_ENV}={fixed[:40]!r} is not a time with its zone, like 2026-12-01T09:00:00+00:00; "
+                         "fix it, or unset it to use the real clock")
+    return moment.astimezone(timezone.utc)
 
 
 def learner_zone(name: str | None) -> tzinfo:
@@ -92,18 +108,25 @@ def answer_problem(text: str) -> str | None:
     return None
 
 
+WEAK_RULE = ("a question is weak when you last rated it Again or Hard, or its predicted recall has fallen below "
+             f"{WEAK_RECALL:.0%}.")
+
+
 def plan_summary(plan) -> str:
-    """The counts line of a `progress.Plan`: due today, new, and (with an interview date) left before it."""
-    due = f"{plan.due_today} due today"
+    """The counts line of a `progress.Plan`: New, Learning, Review (each with one meaning), what the plan brings in
+    today, and (with an interview date) what is left before it."""
+    c = plan.counts
+    counts = f"New {c.new} · Learning {c.learning} · Review {c.review}"
+    today = f"{plan.new_today} new question{'s' if plan.new_today != 1 else ''} planned today"
     if plan.interview is None:
-        return f"{due}, {plan.new} not practised yet."
+        return f"{counts}; {today}."
     day = f"{plan.interview:%A} {plan.interview.day} {plan.interview:%B %Y}"
     if not plan.days_left:
-        return f"{due}. The interview day ({day}) has come: the plan no longer counts down to it."
+        return f"{counts}. The interview day ({day}) has come: the plan no longer counts down to it."
     days = f"{plan.days_left} practice day{'s' if plan.days_left != 1 else ''}"
     left = plan.left_before_interview
-    return (f"{due}, {left} review{'s' if left != 1 else ''} left before your interview on {day} ({days}, today "
-            "included; every question comes up at least once before it, the weakest again).")
+    return (f"{counts}; {today}; {left} review{'s' if left != 1 else ''} left before your interview on {day} "
+            f"({days}, today included; every question comes up at least once before it, the weakest again).")
 
 
 def reason_text(item, now_: datetime, tz: tzinfo) -> str:

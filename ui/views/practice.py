@@ -20,13 +20,15 @@ from progress.anki import DECK_NAME, deck_bytes, weak_deck_name
 from progress.postgres_db import redact
 from progress.store import database_from_env
 
-from .. import practice
+from .. import keys, practice
 from ..render import escape_md
 from ..resources import Paths, progress_store
 from .answer_check import answer_box
 from .search import MAX_GROUPS, run_search
 
 SECTION_ORDER = ("short", "explanation", "example", "mistakes", "story")
+WEAK_SOURCE = "My weak questions"
+SOURCES = ("All questions", "One topic", "The current search results", WEAK_SOURCE)
 
 
 # --------------------------------------------------------------------------- sidebar: who practises, for when
@@ -82,9 +84,11 @@ def open_progress(paths: Paths):
 
 
 # --------------------------------------------------------------------------- the page
-def practice_pool(idx, query: str, sections, topics) -> tuple[list[str], str]:
-    source = st.radio("Questions from", ["All questions", "One topic", "The current search results"],
-                      key="practice_source", horizontal=True)
+def practice_pool(idx, query: str, sections, topics, weak) -> tuple[list[str], str]:
+    source = st.radio("Questions from", SOURCES, key="practice_source", horizontal=True)
+    if source == WEAK_SOURCE:
+        known = {q.id for q in idx.questions}
+        return [q for q in weak if q in known], "your weak questions"
     if source == "One topic":
         topic = st.selectbox("Topic", idx.topics, key="practice_topic")
         return [q.id for q in idx.questions if topic in q.topics], f"topic {topic}"
@@ -115,14 +119,15 @@ def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
         st.caption(escape_md(f"The old practice tally was imported once: {migrated.message}."))
     tz, now = learner_tz(), practice.now()
     interview = current_interview(now.astimezone(tz).date())
-    pool, label = practice_pool(idx, query, sections, topics)
     try:
-        plan = store.plan(learner, pool, now=now, interview=interview, tz=tz)
+        weak, minutes = store.weak_questions(learner, now=now), store.daily_minutes(learner)
+        pool, label = practice_pool(idx, query, sections, topics, weak)
+        plan = store.plan(learner, pool, now=now, interview=interview, tz=tz, minutes=minutes)
     except ProgressError as exc:
         st.error(f"Practice progress is unavailable: {escape_md(str(exc))}")
         return
-    st.markdown(f"Practising as **{escape_md(learner)}**, from {escape_md(label)}: "
-                f"**{escape_md(practice.plan_summary(plan))}**")
+    who_practises(f"Practising as **{escape_md(learner)}**, from {escape_md(label)}: "
+                  f"**{escape_md(practice.plan_summary(plan))}**")
     if notice := st.session_state.pop("practice_notice", None):
         st.success(escape_md(notice), icon=":material/task_alt:")
     if (error := st.session_state.get("practice_error")) and not st.session_state.get("practice_stage"):
@@ -141,13 +146,29 @@ def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
             st.button("Practise ahead of the plan", key="practise-ahead", on_click=show_next,
                       args=(store, learner, pool, interview, tz, None))
     else:
-        question_card(idx, store, plan, learner, current, pool, interview, tz, now)
+        question_card(idx, store, plan, learner, current, pool, interview, tz, now, minutes)
         st.button("Skip to another question", key="skip", on_click=show_next,
                   args=(store, learner, pool, interview, tz, current))
-    weak_and_export(idx, store, learner, now)
+    weak_and_export(idx, weak, learner)
 
 
-def question_card(idx, store, plan, learner, qid, pool, interview, tz, now) -> None:
+def who_practises(line: str) -> None:
+    """The line saying who is practising (Markdown, escaped by the caller) and what is planned, and a way to change
+    the learner that needs no sidebar (closed on a phone)."""
+    cols = st.columns([3, 1], vertical_alignment="center")
+    cols[0].markdown(line)
+    with cols[1].popover("Change learner", icon=":material/person:"):
+        st.text_input("Practise as", key="learner_inline", max_chars=80, placeholder="your name",
+                      on_change=switch_learner, help="Your progress is kept under this name (it is in the page's "
+                                                     "link); the sidebar has the same box.")
+
+
+def switch_learner() -> None:
+    # the sidebar's box (bound to the URL) is drawn after this callback, so it shows the new name
+    st.session_state["learner"] = st.session_state.get("learner_inline", "")
+
+
+def question_card(idx, store, plan, learner, qid, pool, interview, tz, now, minutes) -> None:
     question = idx.question(qid)
     revealed = st.session_state.get("practice_stage", 0) >= 1
     with st.container(border=True):
@@ -157,6 +178,7 @@ def question_card(idx, store, plan, learner, qid, pool, interview, tz, now) -> N
         if not revealed:
             st.button("Show the model answer", key="reveal", icon=":material/visibility:",
                       on_click=reveal)
+            st.caption(keys.HINT_BEFORE)
             return
         st.divider()
         st.markdown("**The model answer**")
@@ -174,7 +196,9 @@ def question_card(idx, store, plan, learner, qid, pool, interview, tz, now) -> N
         for col, rating in zip(st.columns(len(practice.RATINGS)), practice.RATINGS):
             col.button(rating.title(), key=f"rate-{rating}", help=practice.RATING_HELP[rating], width="stretch",
                        type="primary" if rating == suggested else "secondary",
-                       on_click=record, args=(store, learner, qid, question.title, rating, pool, interview, tz))
+                       on_click=record, args=(store, learner, qid, question.title, rating, pool, interview, tz,
+                                              minutes))
+        st.caption(keys.HINT_RATE)
 
 
 def reveal() -> None:
@@ -198,7 +222,7 @@ def show_next(store, learner, pool, interview, tz, exclude) -> None:
     show(plan.next_question(exclude=exclude, ahead=True), learner, pool)
 
 
-def record(store, learner, qid, title, rating, pool, interview, tz) -> None:
+def record(store, learner, qid, title, rating, pool, interview, tz, minutes=None) -> None:
     """A rating button's callback: one review, one transaction. On a database error nothing moves on: the
     message says what happened and the typed answer stays in its box, so pressing the rating again retries."""
     started = st.session_state.get("practice_shown_at")
@@ -215,20 +239,17 @@ def record(store, learner, qid, title, rating, pool, interview, tz) -> None:
     for key in (f"practice-{qid}-answer", f"practice-{qid}-grade"):
         st.session_state.pop(key, None)
     try:
-        nxt = store.plan(learner, pool, now=at, interview=interview, tz=tz).next_question(exclude=qid)
+        nxt = store.plan(learner, pool, now=at, interview=interview, tz=tz,
+                         minutes=minutes).next_question(exclude=qid)
     except ProgressError:
         nxt = None  # the review is recorded; the next run reads the plan again and says what is wrong
     show(nxt, learner, pool)
 
 
 # --------------------------------------------------------------------------- weak questions, Anki
-def weak_and_export(idx, store, learner: str, now) -> None:
+def weak_and_export(idx, weak_ids, learner: str) -> None:
     by_id = {q.id: q for q in idx.questions}
-    try:
-        weak = [by_id[q] for q in store.weak_questions(learner, now=now) if q in by_id]
-    except ProgressError as exc:
-        st.caption(f"Weak questions unavailable: {escape_md(str(exc))}")
-        weak = []
+    weak = [by_id[q] for q in weak_ids if q in by_id]
     if weak:
         st.markdown("**Weak so far** (weakest first): " + "; ".join(escape_md(q.title) for q in weak))
     with st.expander("Take it with you: an Anki deck (.apkg)", key="anki"):
@@ -243,5 +264,4 @@ def weak_and_export(idx, store, learner: str, now) -> None:
                                file_name=practice.deck_file_name(learner), mime="application/octet-stream",
                                on_click="ignore", icon=":material/download:")
         else:
-            st.caption("No weak questions yet: a question becomes weak when you rate it Again or Hard, or it is "
-                       "not yet learnt to last a week.")
+            st.caption(f"No weak questions yet: {practice.WEAK_RULE}")
