@@ -229,7 +229,7 @@ def budget_text(b: Budget, name: Callable[[str], str] = str) -> str:
     if b.minutes_needed is not None:
         fix.append(f"{b.minutes_needed} minutes a day would cover them all")
     if b.drop and len(b.drop) < len(b.forecast.uncovered) + len(b.drop):
-        shown = ", ".join(name(q) for q in b.drop[:8]) + (" …" if len(b.drop) > 8 else "")
+        shown = ", ".join(name(q) for q in b.drop[:5]) + (" …" if len(b.drop) > 5 else "")
         fix.append(f"or leave out the {len(b.drop)} strongest ({shown}) and the rest fits")
     return (f"{head}: not enough to cover the bank before the interview — {left} question{'s' if left != 1 else ''} "
             f"would never come up. " + (", ".join(fix)[:1].upper() + ", ".join(fix)[1:] + "." if fix else ""))

@@ -17,6 +17,9 @@ NOW_COLOUR, LATER_COLOUR, NEW_COLOUR = "#56B4E9", "#E69F00", "#E69F00"  # sky bl
 REVIEW_COLOUR = "#0072B2"
 CALENDAR_RANGE = ("#9E9E9E40", "#009E73")  # no reviews: a faint grey either theme shows; most: bluish green
 CALENDAR_WEEKS = 16
+# the width follows the page; the height is the plot's own, axes and legend added (Vega's "fit" would squeeze the
+# plot into the height to make room for them)
+FIT_WIDTH = {"type": "fit-x", "contains": "padding"}
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -30,26 +33,27 @@ def readiness_chart(topics: Sequence[TopicReadiness]):
     import pandas as pd
 
     ordered = sorted(topics, key=lambda t: (t.readiness, t.topic))
-    rows = [{"topic": t.topic, "when": "now", "readiness": t.readiness, "questions": t.questions} for t in ordered]
-    dated = any(t.at_interview is not None for t in ordered)
-    if dated:
-        rows += [{"topic": t.topic, "when": "at the interview, with no more practice", "readiness": t.at_interview,
-                  "questions": t.questions} for t in ordered]
-    data = pd.DataFrame(rows)
-    chart = alt.Chart(data).mark_bar().encode(
-        y=alt.Y("topic:N", sort=[t.topic for t in ordered], title=None),
-        x=alt.X("readiness:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title="predicted recall")),
-        color=alt.Color("when:N", scale=alt.Scale(range=[NOW_COLOUR, LATER_COLOUR]),
-                        legend=alt.Legend(orient="bottom", title=None) if dated else None),
-        yOffset=alt.YOffset("when:N") if dated else alt.value(0),
-        tooltip=[alt.Tooltip("topic:N"), alt.Tooltip("when:N"), alt.Tooltip("readiness:Q", format=".0%"),
-                 alt.Tooltip("questions:Q")],
-    ).properties(height=max(120, (36 if dated else 24) * len(ordered)))
+    data = pd.DataFrame([{"topic": t.topic, "now": t.readiness, "at the interview": t.at_interview,
+                          "questions": t.questions} for t in ordered])
+    y = alt.Y("topic:N", sort=[t.topic for t in ordered], title=None)
+    tooltip = [alt.Tooltip("topic:N"), alt.Tooltip("now:Q", format=".0%"), alt.Tooltip("questions:Q")]
+    x_axis = alt.Axis(format="%", title="predicted recall")
+    chart = alt.Chart(data).mark_bar(color=NOW_COLOUR).encode(
+        y=y, x=alt.X("now:Q", scale=alt.Scale(domain=[0, 1]), axis=x_axis), tooltip=tooltip)
+    if any(t.at_interview is not None for t in ordered):
+        # a tick where each topic will stand on the interview day if practice stopped now
+        ticks = alt.Chart(data).mark_tick(color=LATER_COLOUR, thickness=3, size=18).encode(
+            y=y, x=alt.X("at the interview:Q", scale=alt.Scale(domain=[0, 1])),
+            tooltip=tooltip + [alt.Tooltip("at the interview:Q", format=".0%")])
+        chart = chart + ticks
+    chart = chart.properties(height=alt.Step(26), autosize=FIT_WIDTH)
     parts = []
     for t in ordered:
         later = f", {percent(t.at_interview)} at the interview" if t.at_interview is not None else ""
         parts.append(f"{t.topic} {percent(t.readiness)}{later} ({t.questions} question{'s' if t.questions != 1 else ''})")
     text = "Readiness per topic, weakest first: " + "; ".join(parts) + "." if parts else "No topics."
+    if any(t.at_interview is not None for t in ordered):
+        text += " Bars: now; orange ticks: on the interview day if you stopped practising today."
     return chart, text
 
 
@@ -65,13 +69,13 @@ def forecast_chart(days: Sequence[ForecastDay], capacity: int | None):
     data = pd.DataFrame(rows, columns=["day", "kind", "reviews"])
     bars = alt.Chart(data).mark_bar().encode(
         x=alt.X("day:O", title=None, axis=alt.Axis(labelAngle=-45, labelExpr="slice(datum.value, 5)")),
-        y=alt.Y("sum(reviews):Q", title="questions"),
+        y=alt.Y("sum(reviews):Q", title="questions", axis=alt.Axis(tickMinStep=1, format="d")),
         color=alt.Color("kind:N", scale=alt.Scale(domain=["reviews", "new questions"],
                                                   range=[REVIEW_COLOUR, NEW_COLOUR]),
                         legend=alt.Legend(orient="bottom", title=None)),
         tooltip=[alt.Tooltip("day:O"), alt.Tooltip("kind:N"), alt.Tooltip("reviews:Q", title="questions")],
     )
-    chart = bars.properties(height=220)
+    chart = bars.properties(height=200, autosize=FIT_WIDTH)
     busiest = max(days, key=lambda d: len(d.questions), default=None)
     total = sum(len(d.questions) for d in days)
     if not days:
@@ -103,12 +107,13 @@ def calendar_chart(calendar: Mapping[date, int], today: date, weeks: int = CALEN
         color=alt.Color("reviews:Q", scale=alt.Scale(domain=[0, top], range=list(CALENDAR_RANGE)),
                         legend=alt.Legend(orient="bottom", title="reviews a day")),
         tooltip=[alt.Tooltip("day:N"), alt.Tooltip("reviews:Q")],
-    ).properties(height=180)
+    ).properties(height=alt.Step(18), autosize=FIT_WIDTH)
     shown = {d: n for d, n in calendar.items() if first <= d <= today}
     if not shown:
         return chart, f"No reviews in the last {weeks} weeks."
     best = max(shown, key=lambda d: (shown[d], d))
-    text = (f"{sum(shown.values())} reviews on {len(shown)} of the last {(today - first).days + 1} days; most on "
+    total = sum(shown.values())
+    text = (f"{total} review{'s' if total != 1 else ''} on {len(shown)} of the last {(today - first).days + 1} days; most on "
             f"{best:%a %d %b} ({shown[best]}). Days with reviews: "
             + ", ".join(f"{d:%d %b} {n}" for d, n in sorted(shown.items())) + ".")
     return chart, text

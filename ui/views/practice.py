@@ -39,6 +39,8 @@ def progress_sidebar(paths: Paths) -> None:
         _, problem = practice.interview_from(st.query_params.get("interview"), today)
         st.session_state["interview_problem"] = problem
     st.subheader("Practice")
+    if (pending := st.session_state.pop(PENDING_LEARNER, None)) is not None:
+        st.session_state["learner"] = pending  # from the Practice page's own box (switch_learner)
     st.text_input("Learner", key="learner", bind="query-params", max_chars=80, placeholder="your name",
                   help="Your progress is kept under this name (it is in the page's link). With no name you "
                        f"practise as “{practice.DEFAULT_LEARNER}”, shared with everyone who gives none.")
@@ -65,6 +67,8 @@ def learner_tz():
 
 def current_learner() -> tuple[str | None, str | None]:
     # The sidebar is drawn after the page body: on a session's first run its box has no state yet, the URL has.
+    if PENDING_LEARNER in st.session_state:  # changed on the Practice page, not yet taken by the sidebar
+        return practice.learner_from(st.session_state[PENDING_LEARNER])
     return practice.learner_from(st.session_state.get("learner", st.query_params.get("learner")))
 
 
@@ -155,6 +159,8 @@ def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
 def who_practises(line: str) -> None:
     """The line saying who is practising (Markdown, escaped by the caller) and what is planned, and a way to change
     the learner that needs no sidebar (closed on a phone)."""
+    if st.session_state.pop(PENDING_RERUN, False):
+        st.rerun(scope="app")  # a learner changed below: the sidebar's box and the link take it in a whole run
     cols = st.columns([3, 1], vertical_alignment="center")
     cols[0].markdown(line)
     with cols[1].popover("Change learner", icon=":material/person:"):
@@ -164,8 +170,14 @@ def who_practises(line: str) -> None:
 
 
 def switch_learner() -> None:
-    # the sidebar's box (bound to the URL) is drawn after this callback, so it shows the new name
-    st.session_state["learner"] = st.session_state.get("learner_inline", "")
+    # The box is in the page's fragment, the sidebar's box (bound to the URL) is not: the new name waits in
+    # PENDING_LEARNER for a whole-page run, where the sidebar's box takes it before it is drawn (and so writes it
+    # into the link).
+    st.session_state[PENDING_LEARNER] = st.session_state.get("learner_inline", "")
+    st.session_state[PENDING_RERUN] = True
+
+
+PENDING_LEARNER, PENDING_RERUN = "learner_pending", "learner_pending_rerun"
 
 
 def question_card(idx, store, plan, learner, qid, pool, interview, tz, now, minutes) -> None:
