@@ -1,4 +1,4 @@
-"""How well the answer check (index/grade.py) agrees with labelled answers (bench/grading/answers.yaml).
+"""How well the answer check (progress/grade.py) agrees with labelled answers (bench/grading/answers.yaml).
 
     python -m bench.grading                          # both halves, grader and baseline: the figures in docs/grading.md
     python -m bench.grading --split dev --misses     # tuning loop: dev only, with the points it gets wrong
@@ -99,7 +99,7 @@ def auc(positive: list[float], negative: list[float]) -> float:
 
 def baseline_score(index, question_id: str, answer: str) -> float:
     """The issue's baseline: each model-answer sentence's best cosine to the answer's sentences, averaged."""
-    from index.claims import split_sentences
+    from progress.claims import split_sentences
 
     q = index.question(question_id)
     model = [s for sec in q.sections if sec.key in ("short", "explanation") for s in split_sentences(sec.text)]
@@ -121,7 +121,7 @@ def _overlaps(point: str, model_text: str, auto: list[str]) -> bool:
 
 def evaluate(index, questions: list[LabelledQuestion], config=None, misses: bool = False) -> dict:
     """Every figure for one half: grader (labelled points and its own), baseline, timings."""
-    from index.grade import Grader
+    from progress.grade import Grader
 
     grader = Grader(index, config)
     scores = {"grader": {k: [] for k in KINDS}, "grader_own_points": {k: [] for k in KINDS},
@@ -195,7 +195,7 @@ def report(results: dict) -> str:
 
 
 def _config(pairs: list[str]):
-    from index.grade import GradeConfig
+    from progress.grade import GradeConfig
 
     fields = {f.name: f.type for f in dataclasses.fields(GradeConfig)}
     values = {}

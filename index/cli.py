@@ -7,8 +7,9 @@ Contract (other tools drive it):
   related [--json] [--k K] [--index DIR] [--strict] [QUESTION_ID...]
       No id means every question; JSON lines {"question_id", "related": [...]}.
   grade [--json] [--index DIR] [--strict] QUESTION_ID
-      Checks the answer read from stdin against the question's key points (index/grade.py); with --json one
-      object {"question_id", "score", "points": [{"text", "covered", "score", "evidence"}], ...}.
+      Checks the answer read from stdin against the question's key points (progress/grade.py, the
+      practice side); with --json one object {"question_id", "score", "points": [{"text", "covered",
+      "score", "evidence"}], ...}.
 Every JSON object carries "stale": true when the content folder changed since the build (a new draft, a
 half-written or broken file, an interrupted ingest), false otherwise. A stale index still answers, from the last
 good version, with one warning line on stderr naming the fix; --strict refuses it instead (exit 1). Freshness is
@@ -134,7 +135,10 @@ def _related(args, parser) -> int:
 
 
 def _grade(args, parser) -> int:
-    from .grade import Grader, report
+    # The answer check belongs to the practice side (progress/), which reads the index; the index never imports it
+    # at module level, so `import index` stays free of the practice package and there is no import cycle. The
+    # command is kept here, where README and docs/grading.md document it, and hands over to it when run.
+    from progress.grade import Grader, report
 
     answer = sys.stdin.buffer.read().decode("utf-8", errors="replace")
     try:

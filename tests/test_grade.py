@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from index.claims import answer_parts, claims, mistake_beliefs, says_mistake
+from progress.claims import answer_parts, claims, mistake_beliefs, says_mistake
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +67,7 @@ def test_answer_parts_cover_sentences_clauses_and_joints():
 @pytest.fixture(scope="module")
 def grader(real_index):
     from index import open_index
-    from index.grade import Grader
+    from progress.grade import Grader
 
     return Grader(open_index(real_index))
 
@@ -155,7 +155,7 @@ def test_key_points_are_verbatim_claims_of_the_model_answer(grader):
 @pytest.mark.model
 def test_grading_is_deterministic(real_index):
     from index import open_index
-    from index.grade import Grader
+    from progress.grade import Grader
 
     first = Grader(open_index(real_index)).grade("overfitting", STRONG).to_json()
     again = Grader(open_index(real_index)).grade("overfitting", STRONG).to_json()
@@ -175,7 +175,7 @@ def test_blank_unknown_and_overlong_answers_raise_errors_that_say_what_to_do(gra
 
 
 def test_a_short_claim_that_refers_back_is_joined_to_the_one_before():
-    from index.claims import claims
+    from progress.claims import claims
 
     got = claims("RNNs are slow and forget distant tokens. Attention solves both. Self-attention looks at every token.")
     assert got == ["RNNs are slow and forget distant tokens. Attention solves both", "Self-attention looks at every token"]

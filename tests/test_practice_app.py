@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import FakeEmbedder
 from index import open_index
-from index.grade import LIMITS, MAX_ANSWER_CHARS
+from progress.grade import LIMITS, MAX_ANSWER_CHARS
 from progress import ProgressLocked, ProgressStore, open_store
 from test_progress_store import _new_pg_database, pg_server  # noqa: F401 (the server: a fixture)
 from ui import practice

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -227,8 +227,8 @@ def test_sessions_opening_a_new_database_at_once_create_it_once(database):
     [t.join() for t in threads]
     assert errors == [] and len(stores) == 8
     raw = _raw(database)
-    assert [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version").fetchall()] == \
-        [m.version for m in schema.MIGRATIONS]  # each migration applied once
+    versions = [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
+    assert versions == [m.version for m in schema.MIGRATIONS], "each migration applied once"
     raw.close()
     for s in stores:
         s.close()
@@ -520,4 +520,25 @@ def test_the_daily_time_budget_is_stored_with_the_learner(database):
     assert store.daily_minutes("alice") == 40
     store.set_daily_minutes("alice", None)
     assert store.daily_minutes("alice") is None and store.count_reviews() == 0
+    store.close()
+
+
+def test_a_version_2_database_gains_the_budget_and_keeps_the_interview(database, monkeypatch):
+    from progress.auth import Accounts
+
+    with monkeypatch.context() as old:  # the program before the daily budget: schema version 2
+        old.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
+        old.setattr(schema, "SCHEMA_VERSION", 2)
+        v2 = open_store(database)
+        Accounts(v2).set_interview("alice", date(2027, 1, 15))
+        v2.record_review("alice", "feature-leakage", "good", now=NOW)
+        assert v2.schema_version() == 2
+        v2.close()
+    store = open_store(database)
+    assert store.schema_version() == schema.SCHEMA_VERSION == 3
+    store.set_daily_minutes("alice", 20)
+    assert store.daily_minutes("alice") == 20 and Accounts(store).interview("alice") == date(2027, 1, 15)
+    Accounts(store).set_interview("alice", date(2027, 2, 1))
+    assert store.daily_minutes("alice") == 20  # one setting written leaves the other alone
+    assert store.count_reviews("alice") == 1
     store.close()

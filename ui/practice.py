@@ -11,7 +11,7 @@ import unicodedata
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from index.grade import MAX_ANSWER_CHARS
+from progress.grade import MAX_ANSWER_CHARS
 from progress import DEFAULT_LEARNER, InvalidLearner, learner_name
 from progress.schedule import AFTER_INTERVIEW, BROUGHT_FORWARD, DUE, NEW, WEAK_RECALL
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from index import DEFAULT_CONTENT, DEFAULT_INDEX, open_index
-from index.grade import Grader
+from progress.grade import Grader
 from progress import open_store
 
 from . import topicmap

@@ -1,5 +1,5 @@
 """Check my answer: a box for the candidate's own answer (typed, or pasted from dictation), a button that grades it
-against the model answer (`index.grade`), and the result: each key point covered or missed with the words that
+against the model answer (`progress.grade`), and the result: each key point covered or missed with the words that
 cover it, the coverage figure and verdict, known mistakes repeated, what to read next, and what the check cannot
 judge. Used by the Practice view and by a question's own page."""
 
@@ -10,7 +10,7 @@ import time
 import streamlit as st
 
 from index import SearchToolError
-from index.grade import LIMITS
+from progress.grade import LIMITS
 
 from .. import keys, practice
 from ..render import escape_md

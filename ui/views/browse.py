@@ -89,6 +89,7 @@ def readiness_by_question(ids: list[str]) -> dict[str, float] | None:
     from progress.stats import recall
 
     from .. import practice
+    from ..mode import error_detail
     from .progress import learner_store
 
     found = learner_store(Paths.from_env())
@@ -98,7 +99,7 @@ def readiness_by_question(ids: list[str]) -> dict[str, float] | None:
     try:
         cards = store.cards(learner)
     except ProgressError as exc:
-        st.error(f"Practice progress is unavailable: {escape_md(str(exc))}")
+        st.error(f"Practice progress is unavailable: {escape_md(error_detail(exc, 'Reading readiness'))}")
         return None
     now = practice.now()
     return {q: recall(cards, q, now) for q in ids}

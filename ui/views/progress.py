@@ -12,9 +12,10 @@ from progress.schema import MAX_DAILY_MINUTES
 from progress.stats import budget_text
 
 from .. import charts, practice
+from ..mode import error_detail
 from ..render import escape_md
 from ..resources import Paths
-from .practice import WEAK_SOURCE, current_interview, current_learner, learner_tz, open_progress
+from .practice import SIGN_IN_FIRST, WEAK_SOURCE, current_interview, current_learner, learner_tz, open_progress
 
 WEAKEST_SHOWN = 8
 
@@ -27,6 +28,9 @@ def counts_line(counts) -> str:
 def learner_store(paths: Paths):
     """(learner, store) for the current learner, or None after saying why there is none."""
     learner, problem = current_learner()
+    if problem == SIGN_IN_FIRST:
+        st.info(SIGN_IN_FIRST, icon=":material/login:")
+        return None
     if problem:
         st.error(f"{escape_md(problem)} Change the learner name in the sidebar.")
         return None
@@ -46,7 +50,7 @@ def progress_view(idx, paths: Paths) -> None:
         minutes = budget_input(store, learner)
         o = store.outlook(learner, [(q.id, q.topics) for q in idx.questions], now, interview, tz, minutes)
     except ProgressError as exc:
-        st.error(f"Practice progress is unavailable: {escape_md(str(exc))}")
+        st.error(f"Practice progress is unavailable: {escape_md(error_detail(exc, 'Reading progress'))}")
         return
     titles = {q.id: q.title for q in idx.questions}
     st.markdown(f"**{escape_md(learner)}**: **{counts_line(o.plan.counts)}** of {len(idx.questions)} questions. "
@@ -110,7 +114,7 @@ def store_budget(store, learner: str, key: str) -> None:
     try:
         store.set_daily_minutes(learner, st.session_state[key] or None)
     except ProgressError as exc:
-        st.session_state["budget_error"] = f"Your daily time was not saved: {exc}"
+        st.session_state["budget_error"] = f"Your daily time was not saved: {error_detail(exc, 'Saving a budget')}"
 
 
 def practise_weak() -> None:

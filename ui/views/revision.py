@@ -8,6 +8,7 @@ import streamlit as st
 from progress import ProgressError
 
 from .. import practice, revision
+from ..mode import error_detail
 from ..render import escape_md
 from ..resources import Paths
 from .progress import learner_store
@@ -47,5 +48,5 @@ def weak_ids() -> list[str] | None:
     try:
         return store.weak_questions(learner, now=practice.now())
     except ProgressError as exc:
-        st.error(f"Practice progress is unavailable: {escape_md(str(exc))}")
+        st.error(f"Practice progress is unavailable: {escape_md(error_detail(exc, 'Reading weak questions'))}")
         return None

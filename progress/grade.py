@@ -1,7 +1,7 @@
 """Check my answer: compare a candidate's own answer with a question's model answer, point by point.
 
     from index import open_index
-    from index.grade import Grader
+    from progress.grade import Grader
     grader = Grader(open_index())
     result = grader.grade("overfitting", "It memorizes the training data, noise included, ...")
     result.score                 # covered share of the key points, in [0, 1], less any detected misconception
@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from index.errors import QueryError
+
 from .claims import answer_parts, claims, mistake_beliefs, says_mistake
-from .errors import QueryError
 
 MAX_ANSWER_CHARS = 8000  # about ten minutes of speech; a longer paste is more than one answer
 
