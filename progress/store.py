@@ -20,8 +20,6 @@ lock per learner × question), so concurrent sessions never compute a card from 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import queue
 import re
@@ -36,9 +34,9 @@ from . import schedule, schema, stats
 from .backend import Backend
 from .errors import ProgressError
 from .postgres_db import Postgres
-from .practice_json import PRACTICE_IMPORT, practice_records
+from .practice_json import ImportResult, import_tally
 from .schedule import CardState, Plan
-from .schema import MAX_DAILY_MINUTES, card_lock, learner_name, named_lock, question_id as _question_id
+from .schema import MAX_DAILY_MINUTES, card_lock, learner_name, question_id as _question_id
 from .sqlite_db import SQLite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,14 +58,6 @@ class Review:
     duration_ms: int | None
     source: str  # "app", "cli", "practice.json", …
     card: CardState  # the card after this review
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    imported: bool  # True when this call imported the file
-    reviews: int  # reviews written by this call
-    questions: int
-    message: str  # one line for the user
 
 
 _COLUMNS = ("r.id, l.name, r.question_id, r.rating, r.reviewed_at, r.duration_ms, r.source, r.state, r.step, "
@@ -325,45 +315,8 @@ class ProgressStore:
 
     def import_practice_json(self, path: Path, learner: str = DEFAULT_LEARNER,
                              now: datetime | None = None) -> ImportResult:
-        """Import the old shared tally once, into `learner`: each "knew" becomes a Good review and each "shaky"
-        an Again review at the time the file recorded (the last mark last). The import is recorded in the same
-        transaction, so it never runs twice, not even from two processes at once. A missing file imports nothing;
-        an unreadable one imports nothing and is tried again next time. The file itself is left as it is."""
-        name = learner_name(learner)
-        path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return ImportResult(False, 0, 0, f"no {path.name} to import")
-        except OSError as e:
-            return ImportResult(False, 0, 0, f"cannot read {path} ({e.strerror or e}); it will be imported "
-                                             "once it can be read")
-        try:
-            records = practice_records(raw, now or datetime.now(timezone.utc))
-        except ValueError as e:
-            return ImportResult(False, 0, 0, f"{path} is not a practice tally ({e}); fix or remove it, "
-                                             "it will be imported once it can be read")
-        detail = json.dumps({"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(),
-                             "questions": len(records)}, sort_keys=True)
-        with self._write() as cur:
-            self._backend.lock(cur, named_lock(PRACTICE_IMPORT))
-            done = self._exec(cur, "SELECT imported_at FROM imports WHERE name = ?", (PRACTICE_IMPORT,)).fetchone()
-            if done:
-                when = self._backend.decode_time(done[0]).strftime("%Y-%m-%d %H:%M UTC")
-                return ImportResult(False, 0, 0, f"the practice tally was already imported on {when}")
-            learner_id = self._ensure_learner(cur, name)
-            written = 0
-            for question_id, ratings, at in records:
-                self._backend.lock(cur, card_lock(learner_id, question_id))
-                for rating in ratings:
-                    self._append(cur, learner_id, question_id, rating, at, None, "practice.json")
-                    written += 1
-            self._exec(cur, "INSERT INTO imports (name, learner_id, reviews, detail, imported_at) "
-                            "VALUES (?, ?, ?, ?, ?)", (PRACTICE_IMPORT, learner_id, written, detail, self._now()))
-        return ImportResult(True, written, len(records), f"imported {written} marks on {len(records)} questions "
-                                                         f"from {path.name} into learner {name!r}")
-
-
+        """Import the old shared tally once, into `learner`: see progress.practice_json.import_tally."""
+        return import_tally(self, Path(path), learner_name(learner), now or datetime.now(timezone.utc))
 
 
 def database_from_env(env: dict | None = None) -> str:

@@ -25,24 +25,18 @@ RATING_HELP = {
 MAX_INTERVIEW_DAYS = 5 * 366  # an interview further away than this is a typo in the link, not a plan
 
 
-CLOCK_ENV = "MLPREP_NOW"  # a fixed time for the practice pages (browser tests, demos): ISO-8601 with its zone
-
-
 def now() -> datetime:
-    """The current time, in UTC: the one clock the Practice and Progress pages read. MLPREP_NOW, when set, fixes
-    it (as `python -m progress --now` does); unit tests replace this function instead. Raises ValueError for an
-    MLPREP_NOW that is not a time with its zone."""
-    fixed = os.environ.get(CLOCK_ENV, "").strip()
-    if not fixed:
-        return datetime.now(timezone.utc)
-    try:
-        moment = datetime.fromisoformat(fixed)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ValueError(f"{CLOCK_ENV}={fixed[:40]!r} is not a time with its zone, like 2026-12-01T09:00:00+00:00; "
-                         "fix it, or unset it to use the real clock")
-    return moment.astimezone(timezone.utc)
+    """The current time, in UTC. The one clock the Practice and Mock interview pages read: MLPREP_NOW (an ISO time,
+    UTC unless it names an offset) fixes it for tests and demonstrations."""
+    fixed = os.environ.get("MLPREP_NOW")
+    if fixed:
+        try:
+            moment = datetime.fromisoformat(fixed)
+        except ValueError:
+            raise ValueError(f"MLPREP_NOW={fixed[:40]!r} is not an ISO time such as 2026-12-01T09:00:00+00:00: "
+                             "fix it or unset it") from None
+        return moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(timezone.utc)
+    return datetime.now(timezone.utc)
 
 
 def learner_zone(name: str | None) -> tzinfo:
