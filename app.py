@@ -19,6 +19,7 @@ import streamlit as st
 
 from ui.card_links import card_links
 from ui.heap import freeze_heap
+from ui.keys import KEYS_SCRIPT
 from ui.lifecycle import ensure_index, serving_index
 from ui.render import escape_md
 from ui.navigation import close_question, on_query_change
@@ -28,12 +29,13 @@ from ui.resources import Paths
 from ui.views.browse import browse_view, map_view
 from ui.views.editor import editor_open, editor_view
 from ui.views.practice import practice_view
+from ui.views.progress import progress_view
 from ui.views.question import question_page
 from ui.views.revision import revision_view
 from ui.views.search import search_view
 from ui.views.sidebar import sidebar
 
-VIEWS = ("Search", "Browse", "Topic map", "Practice", "Revision sheet")
+VIEWS = ("Search", "Browse", "Topic map", "Practice", "Progress", "Revision sheet")
 FULL_RUN = "_full_run"  # session key: set by a whole-page run, taken by the page body
 
 
@@ -46,7 +48,7 @@ def main() -> None:
     # our constant style, as the first element of the page: drawn before any result (a style-only st.html goes to
     # Streamlit's event container, which can be drawn after the results or dropped)
     st.markdown(PAGE_STYLE_HTML, unsafe_allow_html=True)
-    st.html(PAGE_SCRIPT, unsafe_allow_javascript=True)
+    st.html(PAGE_SCRIPT + KEYS_SCRIPT, unsafe_allow_javascript=True)  # our constant scripts: history, keyboard
     st.session_state[FULL_RUN] = True  # read once by the page body: this run checks the index's freshness
     page_body(paths)
     idx = serving_index(paths)
@@ -93,6 +95,8 @@ def page_body(paths: Paths) -> None:
         map_view(idx, paths.index_dir)
     elif view == "Practice":
         practice_view(idx, paths, query or "", sections, topics)
+    elif view == "Progress":
+        progress_view(idx, paths)
     elif view == "Revision sheet":
         revision_view(idx)
     else:

@@ -5,6 +5,7 @@
     python -m progress export-anki --out deck.apkg [--learner alice --weak]
     python -m progress import-practice [build/practice.json]
     python -m progress check --learner alice
+    python -m progress budget --learner alice 20      # minutes a day (0 clears it); status plans within it
 
 The database is MLPREP_DATABASE_URL, else MLPREP_DATABASE, else build/progress.db (or --database). Expected
 failures print one line on stderr and exit 1.
@@ -18,9 +19,10 @@ import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from . import anki
+from . import anki, stats
 from .errors import ProgressError
 from .schedule import RATINGS, utc
+from .schema import MAX_DAILY_MINUTES
 from .store import DEFAULT_LEARNER, ROOT, learner_name, open_store
 
 DEFAULT_CONTENT = ROOT / "content"
@@ -53,27 +55,52 @@ def _moment(text: str) -> datetime:
             from None
 
 
+def _minutes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_DAILY_MINUTES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of minutes from 1 to {MAX_DAILY_MINUTES}")
+    return value
+
+
+def _budget_minutes(text: str) -> int:
+    return 0 if text.strip() == "0" else _minutes(text)
+
+
 def _status(args, store) -> int:
     name = learner_name(args.learner)
     now = args.now or datetime.now(timezone.utc)
-    ids = [q.id for q in _bank(args)]
-    p = store.plan(name, ids, now=now, interview=args.interview)
-    out = {"learner": name, "now": p.now.isoformat(), "questions": len(ids), "reviews": store.count_reviews(name),
-           "due_now": len(p.queue), "due_today": p.due_today, "new": p.new,
-           "interview": p.interview.isoformat() if p.interview else None, "days_left": p.days_left,
-           "left_before_interview": p.left_before_interview, "queue": list(p.queue),
-           "next_at": p.next_at.isoformat() if p.next_at else None}
+    bank = [(q.id, tuple(q.topics)) for q in _bank(args)]
+    minutes = args.daily_minutes if args.daily_minutes is not None else store.daily_minutes(name)
+    o = store.outlook(name, bank, now=now, interview=args.interview, minutes=minutes)
+    p = o.plan
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps({"learner": name, "now": p.now.isoformat(), "questions": len(bank),
+                          "reviews": store.count_reviews(name), **stats.outlook_json(o)}))
         return 0
-    print(f"{name}: {len(p.queue)} to practise now, {p.due_today} due today, {p.new} of {len(ids)} never practised")
+    c = p.counts
+    print(f"{name}: New {c.new} · Learning {c.learning} · Review {c.review} (of {len(bank)} questions); "
+          f"{p.new_today} new planned today, {len(o.weak)} weak")
     if p.interview:
         print(f"interview {p.interview.isoformat()}: {p.days_left} days left, "
               f"{p.left_before_interview} reviews before it if every answer is Good")
+    if o.budget is not None:
+        print(stats.budget_text(o.budget))
     if p.queue:
         print("next: " + ", ".join(p.queue[:10]) + (" …" if len(p.queue) > 10 else ""))
     elif p.next_at:
         print(f"nothing due now; next at {p.next_at.strftime('%Y-%m-%d %H:%M UTC')}")
+    return 0
+
+
+def _budget(args, store) -> int:
+    name = learner_name(args.learner)
+    if args.minutes is not None:
+        store.set_daily_minutes(name, args.minutes or None)
+    minutes = store.daily_minutes(name)
+    print(f"{name}: {f'{minutes} minutes a day' if minutes else 'no daily time budget'}")
     return 0
 
 
@@ -137,7 +164,8 @@ def parser() -> argparse.ArgumentParser:
             c.add_argument("--learner", required=True, help="the learner's name")
         elif learner == "optional":
             c.add_argument("--learner", help="the learner's name")
-        c.add_argument("--now", type=_moment, help=argparse.SUPPRESS)  # a fixed clock, for scripts and tests
+        c.add_argument("--now", type=_moment, metavar="ISO-TIME",
+                       help="a fixed clock for scripts and tests, such as 2026-12-01T09:00:00+00:00")
         return c
 
     def bank_options(c):
@@ -146,6 +174,8 @@ def parser() -> argparse.ArgumentParser:
 
     c = command("status", _status, "what is due now, today and before the interview")
     c.add_argument("--interview", type=_day, help="the interview date, YYYY-MM-DD")
+    c.add_argument("--daily-minutes", type=_minutes,
+                   help="plan within this many minutes a day (default: the learner's stored budget, see `budget`)")
     c.add_argument("--json", action="store_true", help="one JSON object")
     bank_options(c)
     c = command("review", _review, "record one review")
@@ -161,6 +191,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("file", nargs="?", default=str(DEFAULT_PRACTICE), help="the tally (default build/practice.json)")
     c.add_argument("--learner", default=DEFAULT_LEARNER, help=f"the learner it goes to (default {DEFAULT_LEARNER})")
     command("check", _check, "recompute the learner's cards from the log and compare")
+    c = command("budget", _budget, "show or set the learner's daily time budget")
+    c.add_argument("minutes", nargs="?", type=_budget_minutes, help="minutes a day (0 clears the budget)")
     return p
 
 

@@ -23,12 +23,14 @@ SCHEDULER = Scheduler(enable_fuzzing=False)
 
 RATINGS: dict[str, Rating] = {r.name.lower(): r for r in Rating}  # "again", "hard", "good", "easy"
 
-WEAK_STABILITY_DAYS = 7.0  # a card FSRS expects to stay at 90% recall for less than a week is not yet learnt
+WEAK_RECALL = 0.8  # a card whose predicted recall has fallen below this is weak (FSRS schedules at 0.9)
+LEARNING_STATES = (State.Learning, State.Relearning)  # FSRS's short steps (minutes), before or after a lapse
 FINAL_DAYS = 3  # the last days before an interview, when cards FSRS would show only after it get a last look
 
 # Reasons a question is in the plan, in the order the queue shows them.
 DUE, BROUGHT_FORWARD, NEW, AFTER_INTERVIEW = "due", "brought forward", "new", "after interview"
 _QUEUE_RANK = {DUE: 0, BROUGHT_FORWARD: 1, NEW: 2, AFTER_INTERVIEW: 3}
+UNPLANNED_NEW_DAYS = 7  # without a date, a new question the daily budget leaves out is planned this far ahead
 _MAX_SIMULATED_REVIEWS = 200  # per card; a guard only: Good answers reach a long interval in a handful of steps
 
 
@@ -73,11 +75,10 @@ class CardState:
         """FSRS's predicted probability of recalling the answer at `at` (0..1)."""
         return SCHEDULER.get_card_retrievability(self.fsrs_card(), utc(at))
 
-    @property
-    def weak(self) -> bool:
-        """Lapsed, not yet stable, or rated Again/Hard last: the questions worth another look."""
-        return (self.lapses > 0 or (self.stability or 0.0) < WEAK_STABILITY_DAYS
-                or self.last_rating in (Rating.Again, Rating.Hard))
+    def weak(self, at: datetime) -> bool:
+        """The one definition of weak: rated Again or Hard last, or predicted recall at `at` below WEAK_RECALL.
+        A card just rated Good or Easy is never weak (its recall right after a review is 1)."""
+        return self.last_rating in (Rating.Again, Rating.Hard) or self.retrievability(at) < WEAK_RECALL
 
 
 def review(card: CardState | None, question_id: str, rating: Rating | int | str, at: datetime,
@@ -103,9 +104,33 @@ def replay(reviews: Iterable[tuple[str, Rating | int | str, datetime]]) -> dict[
 
 
 def weak_questions(cards: Mapping[str, CardState], now: datetime) -> list[str]:
-    """The ids of the weak cards (see CardState.weak), lowest predicted recall at `now` first."""
-    weak = [c for c in cards.values() if c.weak]
+    """The ids of the weak cards at `now` (see CardState.weak), lowest predicted recall first."""
+    weak = [c for c in cards.values() if c.weak(now)]
     return [c.question_id for c in sorted(weak, key=lambda c: (c.retrievability(now), c.question_id))]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The three counts, each with one meaning, as Anki names them."""
+
+    new: int  # questions never reviewed
+    learning: int  # cards in FSRS's short (re)learning steps, due again within minutes
+    review: int  # learnt cards (FSRS's Review state) due by the end of the learner's day
+
+
+def day_start(day: date, tz: tzinfo) -> datetime:
+    """The first moment of `day` in `tz`, in UTC."""
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(timezone.utc)
+
+
+def counts(question_ids: Iterable[str], cards: Mapping[str, CardState], now: datetime,
+           tz: tzinfo = timezone.utc) -> Counts:
+    """New, Learning and Review over `question_ids` at `now`; the learner's day ends at midnight in `tz`."""
+    ids = list(dict.fromkeys(question_ids))
+    end_today = day_start(utc(now).astimezone(tz).date() + timedelta(days=1), tz)
+    seen = [cards[q] for q in ids if q in cards]
+    return Counts(new=len(ids) - len(seen), learning=sum(1 for c in seen if c.state in LEARNING_STATES),
+                  review=sum(1 for c in seen if c.state == State.Review and c.due < end_today))
 
 
 @dataclass(frozen=True)
@@ -125,8 +150,8 @@ class Plan:
     days_left: int | None  # practice days before the interview, today included (0 on or after the day)
     queue: tuple[str, ...]  # to practise now: due (most overdue first), brought forward (weakest first), new
     items: tuple[PlanItem, ...]  # every question, in planned order
-    due_today: int  # reviews planned for today, the queue included
-    new: int  # questions never reviewed
+    counts: Counts  # New, Learning, Review: what the learner has, whatever the plan
+    new_today: int  # new questions the plan brings in today (all of them without a date or a budget)
     left_before_interview: int | None  # reviews still to do before the interview if every answer is Good
     next_at: datetime | None  # the next planned time after now, when the queue runs dry
 
@@ -142,7 +167,8 @@ class Plan:
 
 
 def plan(question_ids: Iterable[str], cards: Mapping[str, CardState], now: datetime,
-         interview: date | None = None, tz: tzinfo = timezone.utc, final_days: int = FINAL_DAYS) -> Plan:
+         interview: date | None = None, tz: tzinfo = timezone.utc, final_days: int = FINAL_DAYS,
+         new_days: Mapping[str, date] | None = None) -> Plan:
     """Plan the reviews of `question_ids` (the bank, in its order) from the learner's `cards` at `now`.
 
     Without an interview: due cards (most overdue first), then every new question. With an interview date (a day
@@ -157,7 +183,7 @@ def plan(question_ids: Iterable[str], cards: Mapping[str, CardState], now: datet
     today = now.astimezone(tz).date()
 
     def start_of(day: date) -> datetime:
-        return datetime.combine(day, time.min, tzinfo=tz).astimezone(timezone.utc)
+        return day_start(day, tz)
 
     end_today = start_of(today + timedelta(days=1))
     seen = [cards[q] for q in ids if q in cards]
@@ -170,11 +196,12 @@ def plan(question_ids: Iterable[str], cards: Mapping[str, CardState], now: datet
 
     items: list[tuple[PlanItem, int]] = []
     if planned:
-        new_days = max(1, days_left - window)
-        per_day = math.ceil(len(new_ids) / new_days) if new_ids else 1
+        spread = max(1, days_left - window)
+        per_day = math.ceil(len(new_ids) / spread) if new_ids else 1
         for k, q in enumerate(new_ids):
-            day = today + timedelta(days=k // per_day)
-            items.append((PlanItem(q, now if day == today else start_of(day), NEW, 0.0), k))
+            day = today + timedelta(days=k // per_day) if new_days is None else new_days.get(q, interview)
+            reason = NEW if day < interview else AFTER_INTERVIEW
+            items.append((PlanItem(q, now if day <= today else start_of(day), reason, 0.0), k))
         late = [c for c in seen if c.due >= deadline]
         for c in seen:
             if c.due < deadline:
@@ -190,7 +217,9 @@ def plan(question_ids: Iterable[str], cards: Mapping[str, CardState], now: datet
                 items.append((PlanItem(c.question_id, c.due, AFTER_INTERVIEW, c.retrievability(now)), 0))
     else:
         items += [(PlanItem(c.question_id, c.due, DUE, c.retrievability(now)), 0) for c in seen]
-        items += [(PlanItem(q, now, NEW, 0.0), k) for k, q in enumerate(new_ids)]
+        for k, q in enumerate(new_ids):
+            day = today if new_days is None else new_days.get(q, today + timedelta(days=UNPLANNED_NEW_DAYS))
+            items.append((PlanItem(q, now if day <= today else start_of(day), NEW, 0.0), k))
 
     items.sort(key=lambda pair: (pair[0].when, _QUEUE_RANK[pair[0].reason], pair[1], pair[0].question_id))
     ready = sorted((pair for pair in items if pair[0].when <= now and pair[0].reason != AFTER_INTERVIEW),
@@ -204,9 +233,9 @@ def plan(question_ids: Iterable[str], cards: Mapping[str, CardState], now: datet
                             start_of(window_first))
             for i, _ in items if i.when < deadline)
     return Plan(now=now, interview=interview, days_left=days_left, queue=tuple(i.question_id for i, _ in ready),
-                items=tuple(i for i, _ in items),
-                due_today=sum(1 for i, _ in items if i.when < end_today and i.reason != AFTER_INTERVIEW),
-                new=len(new_ids), left_before_interview=left, next_at=min(later) if later else None)
+                items=tuple(i for i, _ in items), counts=counts(ids, cards, now, tz),
+                new_today=sum(1 for i, _ in items if i.reason == NEW and i.when < end_today),
+                left_before_interview=left, next_at=min(later) if later else None)
 
 
 def _reviews_before(card: CardState | None, question_id: str, first: datetime, deadline: datetime,

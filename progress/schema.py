@@ -16,6 +16,7 @@ from .errors import InvalidLearner, InvalidQuestionId, ProgressDamaged, Progress
 LEARNER_MAX_CHARS = 40
 LEARNER_PUNCTUATION = " -_."
 QUESTION_ID_MAX_CHARS = 200
+MAX_DAILY_MINUTES = 600  # a daily time budget longer than ten hours is a typo
 # ingest.content.ID_PATTERN, restated so that a broken bank or index can never stop the progress database from
 # opening (progress imports nothing from ingest/ or index/); a test holds the two equal.
 ID_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -80,11 +81,19 @@ def _schema_v2(dialect: str) -> tuple[str, ...]:
     )
 
 
+def _schema_v3(dialect: str) -> tuple[str, ...]:
+    """The learner's daily time budget in minutes (NULL: none), beside the interview date."""
+    return ("ALTER TABLE learner_settings ADD COLUMN daily_minutes INTEGER "
+            f"CHECK (daily_minutes IS NULL OR daily_minutes BETWEEN 1 AND {MAX_DAILY_MINUTES})",)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "learners, append-only reviews log, imports",
               {d: _schema_v1(d) for d in ("sqlite", "postgresql")}),
     Migration(2, "private learners: passphrase hashes, settings, sign-ins, failed sign-ins",
               {d: _schema_v2(d) for d in ("sqlite", "postgresql")}),
+    Migration(3, "learner settings: the daily time budget",
+              {d: _schema_v3(d) for d in ("sqlite", "postgresql")}),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 TABLES = ("schema_version", "learners", "reviews", "imports", "learner_passphrases", "learner_settings", "sign_ins",

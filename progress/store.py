@@ -20,25 +20,23 @@ lock per learner × question), so concurrent sessions never compute a card from 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import queue
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from fsrs import Rating, State
 
-from . import schedule, schema
+from . import schedule, schema, stats
 from .backend import Backend
 from .errors import ProgressError
 from .postgres_db import Postgres
-from .practice_json import PRACTICE_IMPORT, practice_records
+from .practice_json import ImportResult, import_tally
 from .schedule import CardState, Plan
-from .schema import card_lock, learner_name, named_lock, question_id as _question_id
+from .schema import MAX_DAILY_MINUTES, card_lock, learner_name, question_id as _question_id
 from .sqlite_db import SQLite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,14 +58,6 @@ class Review:
     duration_ms: int | None
     source: str  # "app", "cli", "practice.json", …
     card: CardState  # the card after this review
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    imported: bool  # True when this call imported the file
-    reviews: int  # reviews written by this call
-    questions: int
-    message: str  # one line for the user
 
 
 _COLUMNS = ("r.id, l.name, r.question_id, r.rating, r.reviewed_at, r.duration_ms, r.source, r.state, r.step, "
@@ -276,57 +266,57 @@ class ProgressStore:
         return schedule.replay((r.question_id, r.rating, r.reviewed_at) for r in self.reviews(learner))
 
     def plan(self, learner: str, question_ids: Iterable[str], now: datetime | None = None,
-             interview: date | None = None, tz: tzinfo = timezone.utc) -> Plan:
-        """The learner's plan over `question_ids` (the bank) at `now`; see progress.schedule.plan."""
-        return schedule.plan(question_ids, self.cards(learner), now or datetime.now(timezone.utc), interview, tz)
+             interview: date | None = None, tz: tzinfo = timezone.utc, minutes: int | None = None) -> Plan:
+        """The learner's plan over `question_ids` (the bank) at `now`; see progress.schedule.plan. With `minutes`
+        (a daily time budget) new questions come in only as the budget allows (progress.stats.forecast)."""
+        ids, cards = list(question_ids), self.cards(learner)
+        now = now or datetime.now(timezone.utc)
+        new_days = None
+        if minutes:
+            seconds, _ = stats.seconds_per_review(r.duration_ms for r in self.reviews(learner))
+            new_days = stats.forecast(ids, cards, now, interview, tz, stats.capacity_for(minutes, seconds)).new_days
+        return schedule.plan(ids, cards, now, interview, tz, new_days=new_days)
+
+    def outlook(self, learner: str, questions: Sequence[tuple[str, Sequence[str]]], now: datetime | None = None,
+                interview: date | None = None, tz: tzinfo = timezone.utc,
+                minutes: int | None = None) -> stats.Outlook:
+        """The learner's standing over `questions` ((id, topics) pairs): see progress.stats.outlook."""
+        return stats.outlook(questions, self.cards(learner), self.reviews(learner),
+                             now or datetime.now(timezone.utc), interview, tz, minutes)
 
     def weak_questions(self, learner: str, now: datetime | None = None) -> list[str]:
         """The learner's weak questions (lapsed, unstable, or rated Again/Hard last), lowest recall first."""
         return schedule.weak_questions(self.cards(learner), now or datetime.now(timezone.utc))
 
+    # -- settings ----------------------------------------------------------------------------------------------
+
+    def daily_minutes(self, learner: str) -> int | None:
+        """The learner's daily time budget in minutes (None: none set)."""
+        with self._read() as cur:
+            row = self._exec(cur, "SELECT s.daily_minutes FROM learner_settings s JOIN learners l "
+                                  "ON l.id = s.learner_id WHERE l.name_key = ?",
+                             (learner_name(learner).casefold(),)).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def set_daily_minutes(self, learner: str, minutes: int | None) -> None:
+        """Store the learner's daily time budget (None clears it). Raises ValueError outside 1-MAX_DAILY_MINUTES."""
+        name = learner_name(learner)
+        if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool)
+                                    or not 1 <= minutes <= MAX_DAILY_MINUTES):
+            raise ValueError(f"a daily time budget is a whole number of minutes from 1 to {MAX_DAILY_MINUTES}, "
+                             f"not {minutes!r}")
+        with self._write() as cur:
+            learner_id = self._ensure_learner(cur, name)
+            self._exec(cur, "INSERT INTO learner_settings (learner_id, daily_minutes, updated_at) VALUES (?, ?, ?) "
+                            "ON CONFLICT (learner_id) DO UPDATE SET daily_minutes = excluded.daily_minutes, "
+                            "updated_at = excluded.updated_at", (learner_id, minutes, self._now()))
+
     # -- the old practice.json tally ---------------------------------------------------------------------------
 
     def import_practice_json(self, path: Path, learner: str = DEFAULT_LEARNER,
                              now: datetime | None = None) -> ImportResult:
-        """Import the old shared tally once, into `learner`: each "knew" becomes a Good review and each "shaky"
-        an Again review at the time the file recorded (the last mark last). The import is recorded in the same
-        transaction, so it never runs twice, not even from two processes at once. A missing file imports nothing;
-        an unreadable one imports nothing and is tried again next time. The file itself is left as it is."""
-        name = learner_name(learner)
-        path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return ImportResult(False, 0, 0, f"no {path.name} to import")
-        except OSError as e:
-            return ImportResult(False, 0, 0, f"cannot read {path} ({e.strerror or e}); it will be imported "
-                                             "once it can be read")
-        try:
-            records = practice_records(raw, now or datetime.now(timezone.utc))
-        except ValueError as e:
-            return ImportResult(False, 0, 0, f"{path} is not a practice tally ({e}); fix or remove it, "
-                                             "it will be imported once it can be read")
-        detail = json.dumps({"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(),
-                             "questions": len(records)}, sort_keys=True)
-        with self._write() as cur:
-            self._backend.lock(cur, named_lock(PRACTICE_IMPORT))
-            done = self._exec(cur, "SELECT imported_at FROM imports WHERE name = ?", (PRACTICE_IMPORT,)).fetchone()
-            if done:
-                when = self._backend.decode_time(done[0]).strftime("%Y-%m-%d %H:%M UTC")
-                return ImportResult(False, 0, 0, f"the practice tally was already imported on {when}")
-            learner_id = self._ensure_learner(cur, name)
-            written = 0
-            for question_id, ratings, at in records:
-                self._backend.lock(cur, card_lock(learner_id, question_id))
-                for rating in ratings:
-                    self._append(cur, learner_id, question_id, rating, at, None, "practice.json")
-                    written += 1
-            self._exec(cur, "INSERT INTO imports (name, learner_id, reviews, detail, imported_at) "
-                            "VALUES (?, ?, ?, ?, ?)", (PRACTICE_IMPORT, learner_id, written, detail, self._now()))
-        return ImportResult(True, written, len(records), f"imported {written} marks on {len(records)} questions "
-                                                         f"from {path.name} into learner {name!r}")
-
-
+        """Import the old shared tally once, into `learner`: see progress.practice_json.import_tally."""
+        return import_tally(self, Path(path), learner_name(learner), now or datetime.now(timezone.utc))
 
 
 def database_from_env(env: dict | None = None) -> str:

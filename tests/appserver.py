@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def serve_app(index_dir: Path, content_dir: Path, practice_file: Path, log_path: Path, extra_args=(),
               start_timeout: float = 90, env_extra: dict | None = None):
     """Start the app server and wait until it is healthy; yields (base URL, process, perf_counter at spawn).
-    `env_extra` adds environment variables (MLPREP_SERVED=1 serves it as `make serve` does)."""
+    `env_extra` adds environment variables (MLPREP_SERVED=1 serves it as `make serve` does; MLPREP_NOW fixes
+    the practice pages' clock)."""
     env = dict(os.environ, MLPREP_INDEX=str(index_dir), MLPREP_CONTENT=str(content_dir),
                MLPREP_PRACTICE=str(practice_file), MLPREP_DATABASE=str(practice_file.with_name("progress.db")),
                **(env_extra or {}))

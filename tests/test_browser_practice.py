@@ -59,7 +59,7 @@ def test_two_learners_in_two_browsers_and_the_checked_answer(server, browser):
     try:
         alice = alice_ctx.new_page()
         alice.goto(f"{url}/?view=Practice&learner=alice")
-        assert "15 not practised yet" in _summary(alice)
+        assert "New 15 · Learning 0 · Review 0" in _summary(alice)
         _check(alice)
         main = alice.locator('[data-testid="stMain"]')
         text = main.inner_text()
@@ -93,12 +93,12 @@ def test_two_learners_in_two_browsers_and_the_checked_answer(server, browser):
         box.press("Enter")
         bob.get_by_text("Practising as bob", exact=False).first.wait_for(timeout=30_000)
         bob.wait_for_function("new URLSearchParams(location.search).get('learner') === 'bob'", timeout=30_000)
-        assert "15 not practised yet" in _summary(bob)
+        assert "New 15 · Learning 0 · Review 0" in _summary(bob)
         bob.get_by_role("heading", name=FIRST_TITLE).wait_for(timeout=30_000)
         assert "Weak so far" not in bob.locator('[data-testid="stMain"]').inner_text()
 
         alice.reload()
-        assert "14 not practised yet" in _summary(alice)
+        assert "New 14 · Learning 1 · Review 0" in _summary(alice)
         alice.get_by_text("Weak so far", exact=False).first.wait_for(timeout=30_000)
         assert parse_qs(urlparse(alice.url).query).get("learner") == ["alice"]
     finally:

@@ -209,14 +209,14 @@ def test_two_learners_see_only_their_own_progress(app):
     bob = app(learner="Bob").run()
     assert not bob.exception
     assert "Practising as **Bob**" in summary_line(bob)
-    assert "3 not practised yet" in summary_line(bob)
+    assert "New 3 · Learning 0 · Review 0" in summary_line(bob)
     assert current_question(bob, app.index).id == q.id, "Bob has not practised it: it is still his first new one"
     assert "**Weak so far**" not in all_text(bob)
     store = open_store(app.database)
     assert store.count_reviews("bob") == 0 and store.count_reviews("alice") == 1
 
     again = app(learner="ALICE").run()  # names differing only in case are one learner
-    assert "2 not practised yet" in summary_line(again)
+    assert "New 2 · Learning 1 · Review 0" in summary_line(again)
 
 
 @pytest.mark.parametrize("name", ["<script>alert(1)</script>", "x" * 41, "-dash-first", "tab\there"])
@@ -252,7 +252,8 @@ def test_interview_date_changes_the_counts_and_matches_the_plan(app):
         assert at.sidebar.date_input(key="interview").value == day
     near = store.plan("carol", ids, now=NOW, interview=(NOW + timedelta(days=2)).date())
     far = store.plan("carol", ids, now=NOW, interview=(NOW + timedelta(days=30)).date())
-    assert (near.due_today, near.left_before_interview) != (far.due_today, far.left_before_interview)
+    assert near.counts == far.counts, "a date changes the plan, never what the learner has"
+    assert (near.new_today, near.left_before_interview) != (far.new_today, far.left_before_interview)
 
 
 def test_picking_the_date_in_the_sidebar_changes_the_plan(app):
@@ -395,10 +396,11 @@ def test_plan_summary_when_text_and_deck_file_name(tmp_path):
     store = open_store(tmp_path / "p.db")
     ids = ["a-question", "b-question"]
     plain = store.plan("x", ids, now=NOW)
-    assert practice.plan_summary(plain) == "2 due today, 2 not practised yet."
+    assert practice.plan_summary(plain) == "New 2 · Learning 0 · Review 0; 2 new questions planned today."
     dated = store.plan("x", ids, now=NOW, interview=date(2026, 12, 11))
     assert practice.plan_summary(dated).startswith(
-        f"{dated.due_today} due today, {dated.left_before_interview} reviews left before your interview on "
+        f"New 2 · Learning 0 · Review 0; {dated.new_today} new question planned today; "
+        f"{dated.left_before_interview} reviews left before your interview on "
         "Friday 11 December 2026 (10 practice days")
     assert practice.when_text(NOW + timedelta(minutes=10), NOW, timezone.utc) == "in 10 minutes"
     assert practice.when_text(NOW + timedelta(days=1), NOW, timezone.utc) == "tomorrow"

@@ -123,7 +123,7 @@ def test_cli_review_status_check_and_weak_export(tmp_path, capsys, content_dir):
     code, out, _ = run(capsys, *base, "status", "--learner", "Alice", "--content", str(content_dir), "--json",
                        "--now", later, "--interview", "2026-12-20")
     status = json.loads(out)
-    assert status["queue"][0] == ids[0] and status["new"] == len(ids) - 1 and status["reviews"] == 1
+    assert status["queue"][0] == ids[0] and status["counts"]["new"] == len(ids) - 1 and status["reviews"] == 1
     assert status["days_left"] == 18 and status["left_before_interview"] >= len(ids)
     code, out, _ = run(capsys, *base, "check", "--learner", "alice")
     assert code == 0 and "follow from their 1 review" in out

@@ -89,7 +89,7 @@ def test_a_version_1_database_is_migrated_with_its_data_intact(database, monkeyp
     assert tables == {1}
 
     migrated = open_store(database)
-    assert migrated.schema_version() == 2
+    assert migrated.schema_version() == store_mod.SCHEMA_VERSION
     assert {name: migrated.reviews(name) for name in ("alice", "Bob")} == before
     assert migrated.cards("alice") == migrated.recompute("alice")
     assert migrated.learners() == ["alice", "Bob"]
@@ -102,7 +102,7 @@ def test_a_version_1_database_is_migrated_with_its_data_intact(database, monkeyp
     raw = _raw(database)
     versions = [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
     raw.close()
-    assert versions == [1, 2]
+    assert versions == [m.version for m in store_mod.MIGRATIONS]
 
 
 # --------------------------------------------------------------------------- accounts in a database

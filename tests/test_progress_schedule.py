@@ -54,7 +54,7 @@ def test_review_follows_fsrs_and_counts_reps_and_lapses():
     assert card.state == State.Review and card.due > NOW + timedelta(days=1)
     assert card.lapses == 0
     lapsed = review(card, "q-00", "again", card.due)
-    assert lapsed.state == State.Relearning and lapsed.lapses == 1 and lapsed.weak
+    assert lapsed.state == State.Relearning and lapsed.lapses == 1 and lapsed.weak(card.due)
     assert lapsed.stability < card.stability
     relearning_again = review(lapsed, "q-00", "again", lapsed.due)
     assert relearning_again.lapses == 1  # forgetting while relearning is not a second lapse
@@ -79,8 +79,8 @@ def test_without_an_interview_the_queue_is_due_cards_most_overdue_first_then_new
     assert p.queue[2:] == tuple(q for q in BANK if q not in cards)  # new ones, in the bank's order
     assert "q-02" not in p.queue and p.item("q-02").reason == DUE
     assert p.next_at == cards["q-02"].due
-    assert p.new == 12 and p.days_left is None and p.left_before_interview is None
-    assert p.due_today == 14  # the two overdue and the twelve new
+    assert p.counts.new == 12 and p.days_left is None and p.left_before_interview is None
+    assert p.new_today == 12 and p.counts.review == 2 and p.counts.learning == 0  # two overdue, twelve new
 
 
 def test_next_question_skips_the_one_just_shown_and_can_practise_ahead():
@@ -94,10 +94,11 @@ def test_next_question_skips_the_one_just_shown_and_can_practise_ahead():
     assert nothing.next_question() is None and nothing.next_question(ahead=True) == "q-02"
 
 
-def test_a_card_due_later_today_counts_for_today_but_waits_in_the_queue():
+def test_a_card_in_a_learning_step_counts_as_learning_and_waits_in_the_queue():
     card = review(None, "q-00", "again", NOW)  # next learning step in a minute
     p = plan(["q-00"], {"q-00": card}, NOW)
-    assert p.queue == () and p.due_today == 1 and p.next_at == NOW + timedelta(minutes=1)
+    assert p.queue == () and p.next_at == NOW + timedelta(minutes=1)
+    assert (p.counts.new, p.counts.learning, p.counts.review) == (0, 1, 0)
     assert plan(["q-00"], {"q-00": card}, NOW + timedelta(minutes=1)).queue == ("q-00",)
 
 
@@ -105,8 +106,8 @@ def test_an_interview_spreads_the_new_questions_over_the_days_before_the_final_o
     interview = NOW.date() + timedelta(days=10)
     p = plan(BANK, {}, NOW, interview=interview)
     # 10 days left, the last 3 kept for last looks: 15 new over 7 days is 3 a day, all before the interview
-    assert p.days_left == 10 and p.new == 15
-    assert p.queue == tuple(BANK[:3]) and p.due_today == 3
+    assert p.days_left == 10 and p.counts.new == 15
+    assert p.queue == tuple(BANK[:3]) and p.new_today == 3
     deadline = datetime.combine(interview, datetime.min.time(), tzinfo=timezone.utc)
     assert all(i.reason == NEW and i.when < deadline - timedelta(days=3) for i in p.items)
     # without the interview every new question is on offer today
@@ -185,17 +186,24 @@ def test_following_the_plan_every_question_comes_up_before_the_interview_and_the
     assert predicted >= len(BANK)
 
 
-def test_weak_questions_are_lapsed_unstable_or_rated_hard_last_lowest_recall_first():
+def test_weak_is_rated_again_or_hard_last_or_recall_below_the_level_lowest_recall_first():
     strong = learnt("q-00", 60, ("easy", "easy", "easy", "easy"))
-    lapsed = learnt("q-01", 30, ("easy", "easy", "again", "good", "good"))
+    lapsed_then_good = learnt("q-01", 3, ("easy", "easy", "again", "good", "good")[-3:])
     hard_last = learnt("q-02", 50, ("easy", "easy", "easy", "hard"))
-    fresh = review(None, "q-03", "good", NOW - timedelta(days=1))
-    cards = {c.question_id: c for c in (strong, lapsed, hard_last, fresh)}
-    assert not strong.weak and lapsed.weak and hard_last.weak and fresh.weak
+    fresh = review(None, "q-03", "good", NOW - timedelta(minutes=5))
+    forgotten = in_review("q-04", stability=2, last_days_ago=20, due_in_days=-18)
+    again_now = review(None, "q-05", "again", NOW)
+    cards = {c.question_id: c for c in (strong, lapsed_then_good, hard_last, fresh, forgotten, again_now)}
+    assert forgotten.retrievability(NOW) < schedule.WEAK_RECALL <= strong.retrievability(NOW)
     weak = schedule.weak_questions(cards, NOW)
-    assert sorted(weak) == ["q-01", "q-02", "q-03"]
+    assert sorted(weak) == ["q-02", "q-04", "q-05"]
     recall = [cards[q].retrievability(NOW) for q in weak]
     assert recall == sorted(recall)
+    # a card just rated Good or Easy is never weak, whatever came before
+    for rating in ("good", "easy"):
+        for card in cards.values():
+            after = review(card, card.question_id, rating, NOW)
+            assert not after.weak(NOW) and not after.weak(NOW + timedelta(minutes=10))
 
 
 _histories = st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["again", "hard", "good", "easy"]),
@@ -215,7 +223,8 @@ def test_plan_invariants_hold_for_any_history(history, later_minutes, interview_
     p = plan(ids, cards, now, interview=interview, final_days=final_days)
     assert sorted(i.question_id for i in p.items) == sorted(ids)
     assert len(set(p.queue)) == len(p.queue) and all(p.item(q).when <= now for q in p.queue)
-    assert p.due_today >= len(p.queue) and p.new == len(set(ids) - set(cards))
+    assert p.counts.new == len(set(ids) - set(cards)) and p.new_today <= p.counts.new
+    assert p.counts.learning == sum(1 for q in ids if q in cards and cards[q].state != State.Review)
     assert all(p.item(q).reason == NEW for q in ids if q not in cards)
     if p.days_left:
         deadline = datetime.combine(interview, datetime.min.time(), tzinfo=timezone.utc)

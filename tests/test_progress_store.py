@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -171,7 +171,7 @@ def test_each_learner_sees_only_their_own_cards_and_history(database):
     assert store.cards("carol") == {} and store.reviews("carol") == [] and store.count_reviews("carol") == 0
     assert store.learners() == ["alice", "bob"]
     plan = store.plan("alice", QUESTIONS, now=NOW + timedelta(days=1))
-    assert plan.queue[0] == "feature-leakage" and plan.new == len(QUESTIONS) - 1
+    assert plan.queue[0] == "feature-leakage" and plan.counts.new == len(QUESTIONS) - 1
     store.close()
 
 
@@ -504,3 +504,41 @@ def test_16_processes_x_50_reviews_lose_nothing(database):
     assert [w.returncode for w in workers] == [0] * SESSIONS, [err[-500:] for _, err in outputs]
     assert all(out.strip() == "done" for out, _ in outputs)
     _check_every_review_recorded(database, SESSIONS, REVIEWS_PER_SESSION)
+
+
+def test_the_daily_time_budget_is_stored_with_the_learner(database):
+    store = open_store(database)
+    assert store.daily_minutes("alice") is None
+    store.set_daily_minutes("alice", 25)
+    store.set_daily_minutes("bob", 10)
+    assert store.daily_minutes("ALICE") == 25 and store.daily_minutes("bob") == 10
+    store.set_daily_minutes("Alice", 40)
+    assert store.daily_minutes("alice") == 40
+    for bad in (0, -5, 601, 2.5, True, "20"):
+        with pytest.raises(ValueError, match="whole number of minutes from 1 to 600"):
+            store.set_daily_minutes("alice", bad)
+    assert store.daily_minutes("alice") == 40
+    store.set_daily_minutes("alice", None)
+    assert store.daily_minutes("alice") is None and store.count_reviews() == 0
+    store.close()
+
+
+def test_a_version_2_database_gains_the_budget_and_keeps_the_interview(database, monkeypatch):
+    from progress.auth import Accounts
+
+    with monkeypatch.context() as old:  # the program before the daily budget: schema version 2
+        old.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
+        old.setattr(schema, "SCHEMA_VERSION", 2)
+        v2 = open_store(database)
+        Accounts(v2).set_interview("alice", date(2027, 1, 15))
+        v2.record_review("alice", "feature-leakage", "good", now=NOW)
+        assert v2.schema_version() == 2
+        v2.close()
+    store = open_store(database)
+    assert store.schema_version() == schema.SCHEMA_VERSION == 3
+    store.set_daily_minutes("alice", 20)
+    assert store.daily_minutes("alice") == 20 and Accounts(store).interview("alice") == date(2027, 1, 15)
+    Accounts(store).set_interview("alice", date(2027, 2, 1))
+    assert store.daily_minutes("alice") == 20  # one setting written leaves the other alone
+    assert store.count_reviews("alice") == 1
+    store.close()

@@ -25,7 +25,7 @@ SETTLED_MS = 2000  # a query left alone this long is a search of its own: the ne
 # Streamlit pads highlighted text on both sides, which reads as stray spaces: "( data leakage )".
 # The topic map is drawn at a fixed size (its labels are placed for it): on a phone it scrolls sideways, not clipped.
 PAGE_STYLE = (".stMarkdownColoredBackground { padding-left: 0 !important; padding-right: 0 !important; } "
-              '[data-testid="stVegaLiteChart"] { overflow-x: auto; }')
+              '[data-testid="stVegaLiteChart"] { overflow-x: auto; max-width: 100%; }')
 
 PAGE_STYLE_HTML = f"<style>{PAGE_STYLE}</style>"
 

@@ -5,6 +5,7 @@ sentence saying what to change."""
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone, tzinfo
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from progress.grade import MAX_ANSWER_CHARS
 from progress import DEFAULT_LEARNER, InvalidLearner, learner_name
-from progress.schedule import AFTER_INTERVIEW, BROUGHT_FORWARD, DUE, NEW
+from progress.schedule import AFTER_INTERVIEW, BROUGHT_FORWARD, DUE, NEW, WEAK_RECALL
 
 RATINGS = ("again", "hard", "good", "easy")  # FSRS's four ratings, in the order the buttons show them
 RATING_HELP = {
@@ -25,7 +26,16 @@ MAX_INTERVIEW_DAYS = 5 * 366  # an interview further away than this is a typo in
 
 
 def now() -> datetime:
-    """The current time, in UTC. The one clock the Practice page reads (tests replace it with a fixed one)."""
+    """The current time, in UTC. The one clock the Practice and Mock interview pages read: MLPREP_NOW (an ISO time,
+    UTC unless it names an offset) fixes it for tests and demonstrations."""
+    fixed = os.environ.get("MLPREP_NOW")
+    if fixed:
+        try:
+            moment = datetime.fromisoformat(fixed)
+        except ValueError:
+            raise ValueError(f"MLPREP_NOW={fixed[:40]!r} is not an ISO time such as 2026-12-01T09:00:00+00:00: "
+                             "fix it or unset it") from None
+        return moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(timezone.utc)
     return datetime.now(timezone.utc)
 
 
@@ -92,18 +102,25 @@ def answer_problem(text: str) -> str | None:
     return None
 
 
+WEAK_RULE = ("a question is weak when you last rated it Again or Hard, or its predicted recall has fallen below "
+             f"{WEAK_RECALL:.0%}.")
+
+
 def plan_summary(plan) -> str:
-    """The counts line of a `progress.Plan`: due today, new, and (with an interview date) left before it."""
-    due = f"{plan.due_today} due today"
+    """The counts line of a `progress.Plan`: New, Learning, Review (each with one meaning), what the plan brings in
+    today, and (with an interview date) what is left before it."""
+    c = plan.counts
+    counts = f"New {c.new} · Learning {c.learning} · Review {c.review}"
+    today = f"{plan.new_today} new question{'s' if plan.new_today != 1 else ''} planned today"
     if plan.interview is None:
-        return f"{due}, {plan.new} not practised yet."
+        return f"{counts}; {today}."
     day = f"{plan.interview:%A} {plan.interview.day} {plan.interview:%B %Y}"
     if not plan.days_left:
-        return f"{due}. The interview day ({day}) has come: the plan no longer counts down to it."
+        return f"{counts}. The interview day ({day}) has come: the plan no longer counts down to it."
     days = f"{plan.days_left} practice day{'s' if plan.days_left != 1 else ''}"
     left = plan.left_before_interview
-    return (f"{due}, {left} review{'s' if left != 1 else ''} left before your interview on {day} ({days}, today "
-            "included; every question comes up at least once before it, the weakest again).")
+    return (f"{counts}; {today}; {left} review{'s' if left != 1 else ''} left before your interview on {day} "
+            f"({days}, today included; every question comes up at least once before it, the weakest again).")
 
 
 def reason_text(item, now_: datetime, tz: tzinfo) -> str:

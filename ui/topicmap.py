@@ -33,6 +33,8 @@ def project_2d(vectors) -> np.ndarray:
 # Okabe and Ito's colours, told apart with every common colour-vision deficiency (black left out: the dark
 # theme); each topic also has its own shape, so colour is never the only cue.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
+# Readiness from 0 to 1: vermillion, orange, bluish green (Okabe-Ito), each readable on a light and a dark page.
+READINESS_RANGE = ("#D55E00", "#E69F00", "#009E73")
 SHAPES = ("circle", "square", "triangle-up", "diamond", "triangle-down", "cross", "triangle-right")
 _LEAD = re.compile(r"^(?:what|how|why|when|which)(?:\s+(?:is|are|does|do|did|the|a|an|you|we|need))*\s+", re.I)
 
@@ -84,3 +86,10 @@ def place_labels(points, texts, width: float, height: float, char_px: float = 6.
                 out[i] = box
                 break
     return out
+
+
+def readiness_text(labels, readiness) -> str:
+    """The readiness map in words, for a screen reader: the questions from least to most ready."""
+    pairs = sorted(zip(readiness, labels), key=lambda p: (p[0], p[1]))
+    return ("Predicted recall per question, least ready first: "
+            + "; ".join(f"{label} {value:.0%}" for value, label in pairs) + ".") if pairs else "No questions."

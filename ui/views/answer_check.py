@@ -12,7 +12,7 @@ import streamlit as st
 from index import SearchToolError
 from progress.grade import LIMITS
 
-from .. import practice
+from .. import keys, practice
 from ..render import escape_md
 from ..resources import answer_grader
 
@@ -25,7 +25,7 @@ def answer_box(idx, question_id: str, key: str):
     st.text_area("Your answer", key=f"{key}-answer", height=140,
                  placeholder="Say it out loud and paste the dictation here, or type it: what would you answer?")
     st.button("Check my answer", key=f"{key}-check", type="primary", icon=":material/fact_check:",
-              on_click=check, args=(idx, question_id, key))
+              on_click=check, args=(idx, question_id, key), help=keys.HINT_BEFORE)
     outcome = st.session_state.get(f"{key}-grade")
     if not outcome:
         return None

@@ -23,7 +23,7 @@ from progress.anki import DECK_NAME, deck_bytes, weak_deck_name
 from progress.postgres_db import redact
 from progress.store import ROOT, database_from_env
 
-from .. import practice
+from .. import keys, practice
 from ..mode import error_detail, served
 from ..render import escape_md
 from ..resources import Paths
@@ -32,6 +32,8 @@ from .sign_in import open_progress, signed_in_learner
 from .search import MAX_GROUPS, run_search
 
 SECTION_ORDER = ("short", "explanation", "example", "mistakes", "story")
+WEAK_SOURCE = "My weak questions"
+SOURCES = ("All questions", "One topic", "The current search results", WEAK_SOURCE)
 
 
 # --------------------------------------------------------------------------- sidebar: who practises, for when
@@ -42,6 +44,8 @@ def progress_sidebar(paths: Paths) -> None:
         _, problem = practice.interview_from(st.query_params.get("interview"), today)
         st.session_state["interview_problem"] = problem
     st.subheader("Practice")
+    if (pending := st.session_state.pop(PENDING_LEARNER, None)) is not None:
+        st.session_state["learner"] = pending  # from the Practice page's own box (switch_learner)
     st.text_input("Learner", key="learner", bind="query-params", max_chars=80, placeholder="your name",
                   help="Your progress is kept under this name (it is in the page's link). With no name you "
                        f"practise as the local learner “{practice.DEFAULT_LEARNER}”.")
@@ -86,6 +90,8 @@ def current_learner() -> tuple[str | None, str | None]:
         learner = signed_in_learner()
         return (learner, None) if learner else (None, SIGN_IN_FIRST)
     # The sidebar is drawn after the page body: on a session's first run its box has no state yet, the URL has.
+    if PENDING_LEARNER in st.session_state:  # changed on the Practice page, not yet taken by the sidebar
+        return practice.learner_from(st.session_state[PENDING_LEARNER])
     return practice.learner_from(st.session_state.get("learner", st.query_params.get("learner")))
 
 
@@ -100,9 +106,11 @@ def current_interview(today):
 
 
 # --------------------------------------------------------------------------- the page
-def practice_pool(idx, query: str, sections, topics) -> tuple[list[str], str]:
-    source = st.radio("Questions from", ["All questions", "One topic", "The current search results"],
-                      key="practice_source", horizontal=True)
+def practice_pool(idx, query: str, sections, topics, weak) -> tuple[list[str], str]:
+    source = st.radio("Questions from", SOURCES, key="practice_source", horizontal=True)
+    if source == WEAK_SOURCE:
+        known = {q.id for q in idx.questions}
+        return [q for q in weak if q in known], "your weak questions"
     if source == "One topic":
         topic = st.selectbox("Topic", idx.topics, key="practice_topic")
         return [q.id for q in idx.questions if topic in q.topics], f"topic {topic}"
@@ -137,14 +145,15 @@ def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
         st.caption(escape_md(f"The old practice tally was imported once: {migrated.message}."))
     tz, now = learner_tz(), practice.now()
     interview = current_interview(now.astimezone(tz).date())
-    pool, label = practice_pool(idx, query, sections, topics)
     try:
-        plan = store.plan(learner, pool, now=now, interview=interview, tz=tz)
+        weak, minutes = store.weak_questions(learner, now=now), store.daily_minutes(learner)
+        pool, label = practice_pool(idx, query, sections, topics, weak)
+        plan = store.plan(learner, pool, now=now, interview=interview, tz=tz, minutes=minutes)
     except ProgressError as exc:
         st.error(f"Practice progress is unavailable: {escape_md(error_detail(exc, 'Reading a plan'))}")
         return
-    st.markdown(f"Practising as **{escape_md(learner)}**, from {escape_md(label)}: "
-                f"**{escape_md(practice.plan_summary(plan))}**")
+    who_practises(f"Practising as **{escape_md(learner)}**, from {escape_md(label)}: "
+                  f"**{escape_md(practice.plan_summary(plan))}**")
     if notice := st.session_state.pop("practice_notice", None):
         st.success(escape_md(notice), icon=":material/task_alt:")
     if (error := st.session_state.get("practice_error")) and not st.session_state.get("practice_stage"):
@@ -163,13 +172,41 @@ def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
             st.button("Practise ahead of the plan", key="practise-ahead", on_click=show_next,
                       args=(store, learner, pool, interview, tz, None))
     else:
-        question_card(idx, store, plan, learner, current, pool, interview, tz, now)
+        question_card(idx, store, plan, learner, current, pool, interview, tz, now, minutes)
         st.button("Skip to another question", key="skip", on_click=show_next,
                   args=(store, learner, pool, interview, tz, current))
-    weak_and_export(idx, store, learner, now)
+    weak_and_export(idx, weak, learner)
 
 
-def question_card(idx, store, plan, learner, qid, pool, interview, tz, now) -> None:
+def who_practises(line: str) -> None:
+    """The line saying who is practising (Markdown, escaped by the caller) and what is planned, and a way to change
+    the learner that needs no sidebar (closed on a phone)."""
+    if st.session_state.pop(PENDING_RERUN, False):
+        st.rerun(scope="app")  # a learner changed below: the sidebar's box and the link take it in a whole run
+    if served():  # the learner is whoever signed in
+        st.markdown(line)
+        st.caption("Signed in. To practise as someone else, sign out in the sidebar (☰ at the top left).")
+        return
+    cols = st.columns([3, 1], vertical_alignment="center")
+    cols[0].markdown(line)
+    with cols[1].popover("Change learner", icon=":material/person:"):
+        st.text_input("Practise as", key="learner_inline", max_chars=80, placeholder="your name",
+                      on_change=switch_learner, help="Your progress is kept under this name (it is in the page's "
+                                                     "link); the sidebar has the same box.")
+
+
+def switch_learner() -> None:
+    # The box is in the page's fragment, the sidebar's box (bound to the URL) is not: the new name waits in
+    # PENDING_LEARNER for a whole-page run, where the sidebar's box takes it before it is drawn (and so writes it
+    # into the link).
+    st.session_state[PENDING_LEARNER] = st.session_state.get("learner_inline", "")
+    st.session_state[PENDING_RERUN] = True
+
+
+PENDING_LEARNER, PENDING_RERUN = "learner_pending", "learner_pending_rerun"
+
+
+def question_card(idx, store, plan, learner, qid, pool, interview, tz, now, minutes) -> None:
     question = idx.question(qid)
     revealed = st.session_state.get("practice_stage", 0) >= 1
     with st.container(border=True):
@@ -179,6 +216,7 @@ def question_card(idx, store, plan, learner, qid, pool, interview, tz, now) -> N
         if not revealed:
             st.button("Show the model answer", key="reveal", icon=":material/visibility:",
                       on_click=reveal)
+            st.caption(keys.HINT_BEFORE)
             return
         st.divider()
         st.markdown("**The model answer**")
@@ -196,7 +234,9 @@ def question_card(idx, store, plan, learner, qid, pool, interview, tz, now) -> N
         for col, rating in zip(st.columns(len(practice.RATINGS)), practice.RATINGS):
             col.button(rating.title(), key=f"rate-{rating}", help=practice.RATING_HELP[rating], width="stretch",
                        type="primary" if rating == suggested else "secondary",
-                       on_click=record, args=(store, learner, qid, question.title, rating, pool, interview, tz))
+                       on_click=record, args=(store, learner, qid, question.title, rating, pool, interview, tz,
+                                              minutes))
+        st.caption(keys.HINT_RATE)
 
 
 def reveal() -> None:
@@ -220,7 +260,7 @@ def show_next(store, learner, pool, interview, tz, exclude) -> None:
     show(plan.next_question(exclude=exclude, ahead=True), learner, pool)
 
 
-def record(store, learner, qid, title, rating, pool, interview, tz) -> None:
+def record(store, learner, qid, title, rating, pool, interview, tz, minutes=None) -> None:
     """A rating button's callback: one review, one transaction. On a database error nothing moves on: the
     message says what happened and the typed answer stays in its box, so pressing the rating again retries."""
     if served() and signed_in_learner() != learner:  # signed out (or expired) since the buttons were drawn
@@ -240,20 +280,17 @@ def record(store, learner, qid, title, rating, pool, interview, tz) -> None:
     for key in (f"practice-{qid}-answer", f"practice-{qid}-grade"):
         st.session_state.pop(key, None)
     try:
-        nxt = store.plan(learner, pool, now=at, interview=interview, tz=tz).next_question(exclude=qid)
+        nxt = store.plan(learner, pool, now=at, interview=interview, tz=tz,
+                         minutes=minutes).next_question(exclude=qid)
     except ProgressError:
         nxt = None  # the review is recorded; the next run reads the plan again and says what is wrong
     show(nxt, learner, pool)
 
 
 # --------------------------------------------------------------------------- weak questions, Anki
-def weak_and_export(idx, store, learner: str, now) -> None:
+def weak_and_export(idx, weak_ids, learner: str) -> None:
     by_id = {q.id: q for q in idx.questions}
-    try:
-        weak = [by_id[q] for q in store.weak_questions(learner, now=now) if q in by_id]
-    except ProgressError as exc:
-        st.caption(f"Weak questions unavailable: {escape_md(error_detail(exc, 'Reading the weak list'))}")
-        weak = []
+    weak = [by_id[q] for q in weak_ids if q in by_id]
     if weak:
         st.markdown("**Weak so far** (weakest first): " + "; ".join(escape_md(q.title) for q in weak))
     with st.expander("Take it with you: an Anki deck (.apkg)", key="anki"):
@@ -268,5 +305,4 @@ def weak_and_export(idx, store, learner: str, now) -> None:
                                file_name=practice.deck_file_name(learner), mime="application/octet-stream",
                                on_click="ignore", icon=":material/download:")
         else:
-            st.caption("No weak questions yet: a question becomes weak when you rate it Again or Hard, or it is "
-                       "not yet learnt to last a week.")
+            st.caption(f"No weak questions yet: {practice.WEAK_RULE}")
