@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from fsrs import Rating, State
 
-from . import schedule
+from . import rehearsals, schedule
 from .errors import (InvalidLearner, InvalidQuestionId, ProgressDamaged, ProgressError, ProgressLocked,
                      ProgressSchemaTooNew, ProgressUnavailable)
 from .schedule import CardState, Plan
@@ -96,9 +96,11 @@ def _schema_v1(dialect: str) -> tuple[str, ...]:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "learners, append-only reviews log, imports",
               {d: _schema_v1(d) for d in ("sqlite", "postgresql")}),
+    Migration(2, "rehearsals: spoken answers' transcripts and delivery (progress/rehearsals.py)",
+              {d: rehearsals.schema(d) for d in ("sqlite", "postgresql")}),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
-TABLES = ("schema_version", "learners", "reviews", "imports")
+TABLES = ("schema_version", "learners", "reviews", "imports", "rehearsals")
 
 
 def _card_lock(learner_id: int, question_id: str) -> int:

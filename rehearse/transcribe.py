@@ -121,6 +121,10 @@ class Spoken:
     delivery: Delivery
     transcribe_s: float  # wall-clock seconds the transcription took
 
+    def to_json(self) -> dict:
+        """The transcript and the delivery figures, the keys `python -m index grade --audio --json` adds."""
+        return {"transcript": self.text, **self.delivery.to_json(), "transcribe_s": round(self.transcribe_s, 2)}
+
 
 _FILLER_WORDS = ("um", "umm", "uh", "uhh", "er", "erm", "hmm", "mm")
 _FILLERS = (
