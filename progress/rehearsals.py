@@ -24,14 +24,9 @@ MAX_TRANSCRIPT_CHARS = 20_000
 MAX_AUDIO_BYTES = 64 * 2**20  # rehearse.transcribe refuses larger recordings before this
 
 
-def schema(dialect: str) -> tuple[str, ...]:
-    """The rehearsals table and its index, for migration 2."""
-    sqlite = dialect == "sqlite"
-    pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if sqlite else "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
-    ref = "INTEGER" if sqlite else "BIGINT"
-    ts = "TEXT" if sqlite else "TIMESTAMPTZ"
-    real = "REAL" if sqlite else "DOUBLE PRECISION"
-    blob = "BLOB" if sqlite else "BYTEA"
+def schema(types: dict[str, str]) -> tuple[str, ...]:
+    """The rehearsals table and its index, for migration 2, in a dialect's column types (store.column_types)."""
+    pk, ref, ts, real, blob = (types[k] for k in ("pk", "ref", "ts", "real", "blob"))
     return (
         f"CREATE TABLE rehearsals (id {pk}, learner_id {ref} NOT NULL REFERENCES learners(id), "
         f"question_id TEXT NOT NULL, recorded_at {ts} NOT NULL, source TEXT NOT NULL, transcript TEXT NOT NULL, "

@@ -5,6 +5,7 @@ sentence saying what to change."""
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone, tzinfo
@@ -25,7 +26,16 @@ MAX_INTERVIEW_DAYS = 5 * 366  # an interview further away than this is a typo in
 
 
 def now() -> datetime:
-    """The current time, in UTC. The one clock the Practice page reads (tests replace it with a fixed one)."""
+    """The current time, in UTC. The one clock the Practice and Mock interview pages read: MLPREP_NOW (an ISO time,
+    UTC unless it names an offset) fixes it for tests and demonstrations."""
+    fixed = os.environ.get("MLPREP_NOW")
+    if fixed:
+        try:
+            moment = datetime.fromisoformat(fixed)
+        except ValueError:
+            raise ValueError(f"MLPREP_NOW={fixed[:40]!r} is not an ISO time such as 2026-12-01T09:00:00+00:00: "
+                             "fix it or unset it") from None
+        return moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(timezone.utc)
     return datetime.now(timezone.utc)
 
 

@@ -100,15 +100,21 @@ def practice_pool(idx, query: str, sections, topics) -> tuple[list[str], str]:
     return [q.id for q in idx.questions], "the whole bank"
 
 
-def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
+def learner_and_progress(paths: Paths, doing: str):
+    """(learner, store, ImportResult), or None after saying why the learner cannot `doing` (e.g. "practise")."""
     learner, problem = current_learner()
     if problem:
-        st.error(f"{escape_md(problem)} Change the learner name in the sidebar to practise.")
-        return
+        st.error(f"{escape_md(problem)} Change the learner name in the sidebar to {doing}.")
+        return None
     opened = open_progress(paths)
-    if opened is None:
+    return None if opened is None else (learner, *opened)
+
+
+def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
+    ready = learner_and_progress(paths, "practise")
+    if ready is None:
         return
-    store, migrated = opened
+    learner, store, migrated = ready
     if migrated.imported and not st.session_state.get("practice_migration_told"):  # said once per session
         st.session_state["practice_migration_told"] = True
         st.caption(escape_md(f"The old practice tally was imported once: {migrated.message}."))
