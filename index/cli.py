@@ -146,7 +146,8 @@ def _grade(args, parser) -> int:
     try:
         index, stale = _open(args)
         if args.audio is not None:
-            spoken = _transcribe(args.audio, index.question(args.question_id).title)
+            index.question(args.question_id)  # an unknown id is refused before the recording is transcribed
+            spoken = _transcribe(args.audio)
             answer = spoken.text
         else:
             answer = sys.stdin.buffer.read().decode("utf-8", errors="replace")
@@ -163,7 +164,7 @@ def _grade(args, parser) -> int:
     return 0
 
 
-def _transcribe(path: str, prompt: str):
+def _transcribe(path: str):
     """A recording's transcript and delivery (rehearse/, the practice side, imported only for --audio)."""
     from rehearse.transcribe import MAX_BYTES, RecordingError, Transcriber
 
@@ -172,7 +173,7 @@ def _transcribe(path: str, prompt: str):
             data = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise RecordingError(f"cannot read {path} ({exc.strerror or exc}): give the path of a WAV file") from None
-    return Transcriber().transcribe(data, prompt=prompt)
+    return Transcriber().transcribe(data)
 
 
 def _positive(value: str) -> int:

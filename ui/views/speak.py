@@ -31,7 +31,6 @@ def transcriber():
 def speak_box(idx, question_id: str, key: str) -> bool:
     """The recorder for the answer box `key`. A new recording is transcribed into `{key}-answer` (so it must be
     drawn before that box) and its delivery kept in `{key}-spoken`. Returns True when this run heard a new one."""
-    question = idx.question(question_id)
     audio = st.audio_input("Say your answer out loud", sample_rate=SAMPLE_RATE, key=f"{key}-audio",
                            help="Recorded in your browser and transcribed on this server, offline. The recording "
                                 "is not kept unless you tick “Keep my recording”.")
@@ -47,7 +46,7 @@ def speak_box(idx, question_id: str, key: str) -> bool:
     data = audio.getvalue()
     try:
         with st.spinner("Transcribing your answer…"):
-            spoken = transcriber().transcribe(data, prompt=question.title)
+            spoken = transcriber().transcribe(data)
     except RecordingError as exc:
         st.session_state[f"{key}-spoken"] = None
         st.session_state[f"{key}-speak-problem"] = str(exc)[:1].upper() + str(exc)[1:] + "."
@@ -110,9 +109,8 @@ def show_delivery(delivery) -> None:
     a.metric("Length", f"{minutes}:{seconds:02d}", help=f"Budget: about {BUDGET_SECONDS / 60:.0f} minutes",
              delta="over budget" if delivery.over_budget else "within budget",
              delta_color="inverse" if delivery.over_budget else "off", delta_arrow="off")
-    b.metric("Pace", f"{delivery.words_per_minute:.0f} wpm", help=f"{low}-{high} words a minute is clear and "
-                                                                  "unhurried", delta=delivery.pace,
-             delta_color="off", delta_arrow="off")
+    b.metric("Words a minute", f"{delivery.words_per_minute:.0f}", help=f"{low}-{high} is clear and unhurried",
+             delta=delivery.pace, delta_color="off", delta_arrow="off")
     for line in delivery.summary():
         st.markdown("- " + escape_md(line))
     st.caption(escape_md(FILLER_RULE))
