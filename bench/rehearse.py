@@ -66,18 +66,38 @@ def number_words(n: int) -> str:
     return " ".join(_ONES[int(d)] for d in str(n))
 
 
+_CONTRACTIONS = {"n't": " not", "'re": " are", "'m": " am", "'ve": " have", "'ll": " will", "'d": " would"}
+_SPELLING = re.compile(r"\b(colo|flavo|neighbo|behavio|favo|hono|labo|rumo|humo)ur(s|ed|ing|ite|ites)?\b")
+
+
 def normalise(text: str) -> list[str]:
-    """Words for WER: lower case, digits as words (commas in numbers dropped, letters and digits split), percent as
-    a word, hyphens inside a word and apostrophes dropped, every other punctuation mark a space."""
-    text = text.lower().replace("%", " percent ")
+    """Words for WER, the usual way (as Whisper's English normaliser does it): lower case, contractions spelled out
+    ("they're" is "they are"), British -our spelled -or, digits as words (commas in numbers dropped, letters and
+    digits split), percent as a word, apostrophes dropped, every other punctuation mark (hyphens too) a space.
+    `wer` then joins two words that the other side writes as one ("multi-head" and "multihead")."""
+    text = text.lower().replace("’", "'").replace("can't", "can not").replace("won't", "will not")
+    text = re.sub(r"(?<=\w)(n't|'re|'m|'ve|'ll|'d)\b", lambda m: _CONTRACTIONS[m.group(1)], text)
+    text = re.sub(r"\b(it|that|there|what|he|she|here|who)'s\b", r"\1 is", text)
+    text = _SPELLING.sub(lambda m: m.group(1) + "r" + (m.group(2) or ""), text)
+    text = text.replace("%", " percent ")
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
     text = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", text)
     text = re.sub(r"\d+(?:\.\d+)?", lambda m: " point ".join(
         number_words(int(p)) if len(p) < 7 else " ".join(_ONES[int(d)] for d in p) for p in m.group().split(".")),
         text)
-    text = re.sub(r"(?<=\w)-(?=\w)", "", text)  # multi-head, multihead and multi head: one word either way
     text = re.sub(r"[^a-z0-9 ]+", " ", text.replace("’", "").replace("'", ""))  # let's and lets alike
     return text.split()
+
+
+def _join_compounds(words: list[str], vocabulary: set[str]) -> list[str]:
+    """Two adjacent words that the other side writes as one ("data set" and "dataset") become that one word."""
+    out: list[str] = []
+    for word in words:
+        if out and out[-1] + word in vocabulary:
+            out[-1] += word
+        else:
+            out.append(word)
+    return out
 
 
 def word_errors(reference: list[str], hypothesis: list[str]) -> int:
@@ -92,8 +112,11 @@ def word_errors(reference: list[str], hypothesis: list[str]) -> int:
 
 
 def wer(reference: str, hypothesis: str) -> float:
-    ref = normalise(reference)
-    return word_errors(ref, normalise(hypothesis)) / max(1, len(ref))
+    """Word error rate of `hypothesis` against `reference`, both normalised, compounds joined either way."""
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    hyp = _join_compounds(hyp, set(ref))
+    ref = _join_compounds(ref, set(hyp))
+    return word_errors(ref, hyp) / max(1, len(ref))
 
 
 def _read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -131,7 +154,8 @@ def speak(text: str, condition: Condition, path: Path) -> Path:
     return path
 
 
-def run(index_dir: str, sample: int, answer_sets: list[Path], conditions: tuple[Condition, ...]) -> dict:
+def run(index_dir: str, sample: int, answer_sets: list[Path], conditions: tuple[Condition, ...],
+        out: Path = OUT) -> dict:
     from bench.grading import PAIRS, auc, load_answers
     from index import open_index
     from progress.grade import Grader
@@ -140,9 +164,9 @@ def run(index_dir: str, sample: int, answer_sets: list[Path], conditions: tuple[
     index = open_index(index_dir)
     grader = Grader(index)
     transcriber = Transcriber()
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     rows = []
-    log = open(OUT / "rows.jsonl", "w", encoding="utf-8")  # one line per transcription: a partial run summarises
+    log = open(out / "rows.jsonl", "w", encoding="utf-8")  # one line per transcription: a partial run summarises
     for answers_path in answer_sets:
         labelled = load_answers(index, answers_path)
         n = 0
@@ -153,7 +177,7 @@ def run(index_dir: str, sample: int, answer_sets: list[Path], conditions: tuple[
                 for c in conditions:
                     if not c.main and (n - 1) % sample:
                         continue
-                    wav = speak(a.text, c, OUT / f"{answers_path.stem}-{n:03d}-{c.name}.wav")
+                    wav = speak(a.text, c, out / f"{answers_path.stem}-{n:03d}-{c.name}.wav")
                     data = wav.read_bytes()
                     seconds = len(_read_wav(wav)[0]) / 16000
                     cpu0, load = time.process_time(), os.getloadavg()[0]
@@ -175,7 +199,18 @@ def run(index_dir: str, sample: int, answer_sets: list[Path], conditions: tuple[
     return summarise(rows, PAIRS, auc)
 
 
+def references(answer_set: str) -> list[str]:
+    """The typed text of every answer of bench/grading/<answer_set>.yaml, in the order `run` numbers them."""
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "bench" / "grading" / f"{answer_set}.yaml").read_text(encoding="utf-8"))
+    return [" ".join(a["text"].split()) for item in raw["questions"].values() for a in item["answers"]]
+
+
 def summarise(rows: list[dict], pairs, auc) -> dict:
+    """The figures of a run's rows; WER is recomputed from the typed text, so every row uses this normaliser."""
+    texts = {name: references(name) for name in {r["set"] for r in rows}}
+    rows = [{**r, "wer": wer(texts[r["set"]][r["n"] - 1], r["transcript"])} for r in rows]
     out: dict = {"conditions": {}, "auc": {}}
     for name in dict.fromkeys(r["condition"] for r in rows):
         rs = [r for r in rows if r["condition"] == name]
@@ -223,14 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answers", nargs="*", type=Path, default=list(ANSWER_SETS), help="labelled answer sets")
     parser.add_argument("--conditions", nargs="*", default=[c.name for c in CONDITIONS],
                         choices=[c.name for c in CONDITIONS])
-    parser.add_argument("--summarise", action="store_true",
-                        help="only summarise the rows of the last run (bench/out/rehearse/rows.jsonl)")
+    parser.add_argument("--out", type=Path, default=OUT, help="working folder (default: %(default)s)")
+    parser.add_argument("--summarise", nargs="*", type=Path, metavar="FOLDER",
+                        help="only summarise the rows of earlier runs (their rows.jsonl; default: --out)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     from bench.grading import PAIRS, auc
 
-    if args.summarise:
-        rows = [json.loads(line) for line in (OUT / "rows.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    if args.summarise is not None:
+        rows = [json.loads(line) for folder in (args.summarise or [args.out])
+                for line in (folder / "rows.jsonl").read_text(encoding="utf-8").splitlines() if line]
         summary = summarise(rows, PAIRS, auc)
     else:
         missing = [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]
@@ -238,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {' and '.join(missing)} not found: apt-get install -y espeak-ng sox", file=sys.stderr)
             return 1
         conditions = tuple(c for c in CONDITIONS if c.name in args.conditions)
-        summary = run(args.index, max(1, args.sample), args.answers, conditions)
+        summary = run(args.index, max(1, args.sample), args.answers, conditions, args.out)
     print(json.dumps(summary, indent=1) if args.json else report(summary))
     return 0
 
