@@ -91,3 +91,19 @@ def test_mock_interview_in_the_app_records_ratings_only_when_confirmed(app):
         rows = conn.execute("SELECT r.source, r.reviewed_at FROM reviews r JOIN learners l ON l.id = r.learner_id "
                             "WHERE l.name = 'dana'").fetchall()
     assert len(rows) == 2 and {r[0] for r in rows} == {"mock"} and {r[1][:19] for r in rows} == {"2026-12-01T09:00:00"}
+
+
+def test_the_clock_is_fixed_by_mlprep_now(monkeypatch):
+    from datetime import datetime, timezone
+
+    from ui import practice as ui_practice
+
+    monkeypatch.setenv("MLPREP_NOW", "2026-12-01T10:00:00+01:00")
+    assert ui_practice.now() == datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    monkeypatch.setenv("MLPREP_NOW", "2026-12-01T09:00:00")  # no offset: UTC
+    assert ui_practice.now() == datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    monkeypatch.setenv("MLPREP_NOW", "next tuesday")
+    with pytest.raises(ValueError, match="MLPREP_NOW='next tuesday' is not an ISO time"):
+        ui_practice.now()
+    monkeypatch.delenv("MLPREP_NOW")
+    assert abs((ui_practice.now() - datetime.now(timezone.utc)).total_seconds()) < 5

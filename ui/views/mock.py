@@ -123,7 +123,7 @@ def summary(store, learner: str, interview: MockInterview) -> None:
                       else "not answered")
             st.markdown(f"Follow-up: {escape_md(row.follow_up.prompt)} · {result}")
             if row.delivery is not None:
-                st.caption(escape_md(" ".join(row.delivery.summary()[:3])))
+                st.caption(escape_md(" ".join(row.delivery.summary())))
             else:
                 st.caption("Typed: no delivery figures.")
             if not st.session_state.get("mock-applied"):

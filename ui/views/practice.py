@@ -217,7 +217,7 @@ def record(store, learner, qid, title, rating, pool, interview, tz) -> None:
         return
     st.session_state["practice_notice"] = (f"Recorded {rating.title()} for “{title}”: next review "
                                            f"{practice.when_text(card.due, at, tz)}.")
-    for key in (f"practice-{qid}-answer", f"practice-{qid}-grade"):
+    for key in (f"practice-{qid}-{part}" for part in ("answer", "grade", "audio", "heard", "spoken")):
         st.session_state.pop(key, None)
     try:
         nxt = store.plan(learner, pool, now=at, interview=interview, tz=tz).next_question(exclude=qid)
