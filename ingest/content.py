@@ -158,7 +158,7 @@ def parse_bytes(raw: bytes, qid: str, shown: str, rel: str) -> tuple[ParsedQuest
     if len(raw) > MAX_CONTENT_BYTES:
         return err(0, _too_big(len(raw)))
     if not raw.strip():
-        return err(0, "is empty; start from the template in README.md (\"Adding a question\")")
+        return err(0, "is empty; start from the template in docs/content.md")
     if b"\x00" in raw:
         return err(raw[:raw.index(b"\x00")].count(b"\n") + 1, "contains NUL bytes: this looks like a binary file, "
                                                                "not Markdown; remove it from the content folder")
@@ -294,7 +294,7 @@ def load_bank(content_dir: Path) -> list[ParsedQuestion]:
             questions.append(q)
     if not questions and not problems:
         problems.append(ContentError(str(content_dir), 0, "holds no question files (*.md); add one from the "
-                                                          "template in README.md"))
+                                                          "template in docs/content.md"))
     if problems:
         raise ContentErrors(problems)
     return sorted(questions, key=lambda q: q.id)

@@ -4,7 +4,7 @@
     record_rehearsal(store, "alice", "overfitting", transcript, delivery={"duration_s": 74.2, ...}, score=0.62)
     rehearsals(store, "alice", "overfitting")     # oldest first, without the audio
 
-The table is created by the progress database's migration 2 (progress/store.py, which owns the format; the DDL
+The table is created by the progress database's migration 3 (progress/schema.py, which owns the format; the DDL
 is here beside the code that reads and writes it). Like the review log, rows are appended, never changed. The
 recording is stored only when the learner ticks "keep my recording" (`audio` given); otherwise only the text.
 """
@@ -25,7 +25,7 @@ MAX_AUDIO_BYTES = 64 * 2**20  # rehearse.transcribe refuses larger recordings be
 
 
 def schema(types: dict[str, str]) -> tuple[str, ...]:
-    """The rehearsals table and its index, for migration 2, in a dialect's column types (store.column_types)."""
+    """The rehearsals table and its index, for migration 3, in a dialect's column types (schema.column_types)."""
     pk, ref, ts, real, blob = (types[k] for k in ("pk", "ref", "ts", "real", "blob"))
     return (
         f"CREATE TABLE rehearsals (id {pk}, learner_id {ref} NOT NULL REFERENCES learners(id), "
@@ -66,7 +66,7 @@ def record_rehearsal(store: ProgressStore, learner: str, question_id: str, trans
     Raises InvalidLearner, InvalidQuestionId, ValueError (blank or overlong transcript, recording too large),
     and the store's ProgressError subclasses.
     """
-    from .store import _question_id, learner_name
+    from .schema import learner_name, question_id as _question_id
 
     name = learner_name(learner)
     question_id = _question_id(question_id)
@@ -95,7 +95,7 @@ def record_rehearsal(store: ProgressStore, learner: str, question_id: str, trans
 
 def rehearsals(store: ProgressStore, learner: str, question_id: str | None = None) -> list[Rehearsal]:
     """The learner's spoken answers (optionally one question's), oldest first. An unknown learner has none."""
-    from .store import _question_id, learner_name
+    from .schema import learner_name, question_id as _question_id
 
     where, params = "l.name_key = ?", (learner_name(learner).casefold(),)
     if question_id is not None:
@@ -112,7 +112,7 @@ def rehearsals(store: ProgressStore, learner: str, question_id: str | None = Non
 
 def rehearsal_audio(store: ProgressStore, learner: str, rehearsal_id: int) -> tuple[bytes, str] | None:
     """A kept recording and its MIME type, if this learner's rehearsal has one (another learner's: None)."""
-    from .store import learner_name
+    from .schema import learner_name
 
     with store._read() as cur:
         row = store._exec(cur, "SELECT r.audio, r.audio_type FROM rehearsals r JOIN learners l "

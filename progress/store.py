@@ -1,7 +1,9 @@
 """The progress database: learners and their append-only review log, in SQLite or PostgreSQL.
 
-This module is the one owner of the format: table names, the schema version and its migrations (all in
-MIGRATIONS below), the checks made on open, and the one-time import of the old `practice.json` tally.
+The format has one owner, split by concern: `progress.schema` (tables, version, migrations, name and id checks),
+`progress.sqlite_db` and `progress.postgres_db` (the two engines behind `progress.backend.Backend`),
+`progress.practice_json` (reading the old tally) and this module (the store: connections, transactions, reads and
+writes of the log, the one-time import).
 
     from progress.store import open_store
     store = open_store()                     # MLPREP_DATABASE_URL, else MLPREP_DATABASE, else build/progress.db
@@ -23,126 +25,27 @@ import json
 import os
 import queue
 import re
-import sqlite3
-import unicodedata
-import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Iterable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 from fsrs import Rating, State
 
-from . import rehearsals, schedule
-from .errors import (InvalidLearner, InvalidQuestionId, ProgressDamaged, ProgressError, ProgressLocked,
-                     ProgressSchemaTooNew, ProgressUnavailable)
+from . import schedule, schema
+from .backend import Backend
+from .errors import ProgressError
+from .postgres_db import Postgres
+from .practice_json import PRACTICE_IMPORT, practice_records
 from .schedule import CardState, Plan
+from .schema import card_lock, learner_name, named_lock, question_id as _question_id
+from .sqlite_db import SQLite
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PATH = ROOT / "build" / "progress.db"
 DEFAULT_LEARNER = "default"  # the learner the old shared practice.json tally is imported into
 LOCK_TIMEOUT_S = 10.0  # how long a write waits for another one before giving up with ProgressLocked
-LEARNER_MAX_CHARS = 40
-LEARNER_PUNCTUATION = " -_."
-QUESTION_ID_MAX_CHARS = 200
-# ingest.content.ID_PATTERN, restated so that a broken bank or index can never stop the progress database from
-# opening (progress imports nothing from ingest/ or index/); a test holds the two equal.
-ID_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-PRACTICE_IMPORT = "practice.json v1"  # the imports row that records the one-time migration of the old tally
-_PRACTICE_MAX_COUNT = 1000  # per question and mark: a larger count in the old file is damage, not practice
 _POOL_IDLE = 8  # connections kept open between uses; more are opened on demand and closed after
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    description: str
-    statements: dict[str, tuple[str, ...]]  # dialect ("sqlite", "postgresql") -> DDL, run in one transaction
-
-
-def column_types(dialect: str) -> dict[str, str]:
-    """Each dialect's column types for the migrations: pk, ref (a key), ts, real, blob."""
-    sqlite = dialect == "sqlite"
-    return {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT" if sqlite else "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-            "ref": "INTEGER" if sqlite else "BIGINT", "ts": "TEXT" if sqlite else "TIMESTAMPTZ",
-            "real": "REAL" if sqlite else "DOUBLE PRECISION", "blob": "BLOB" if sqlite else "BYTEA"}
-
-
-def _schema_v1(dialect: str) -> tuple[str, ...]:
-    sqlite = dialect == "sqlite"
-    pk, ref, ts, real = (column_types(dialect)[k] for k in ("pk", "ref", "ts", "real"))
-    tables = (
-        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
-        f"applied_at {ts} NOT NULL)",
-        f"CREATE TABLE learners (id {pk}, name_key TEXT NOT NULL UNIQUE, name TEXT NOT NULL, created_at {ts} NOT NULL)",
-        f"CREATE TABLE reviews (id {pk}, learner_id {ref} NOT NULL REFERENCES learners(id), "
-        "question_id TEXT NOT NULL, rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 4), "
-        f"reviewed_at {ts} NOT NULL, duration_ms INTEGER CHECK (duration_ms IS NULL OR duration_ms >= 0), "
-        "source TEXT NOT NULL, state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 3), step INTEGER, "
-        f"stability {real}, difficulty {real}, due {ts} NOT NULL, reps INTEGER NOT NULL, lapses INTEGER NOT NULL)",
-        "CREATE INDEX reviews_by_card ON reviews (learner_id, question_id, id)",
-        f"CREATE TABLE imports (name TEXT PRIMARY KEY, learner_id {ref} NOT NULL REFERENCES learners(id), "
-        f"reviews INTEGER NOT NULL, detail TEXT NOT NULL, imported_at {ts} NOT NULL)",
-    )
-    if sqlite:
-        guards = tuple(f"CREATE TRIGGER reviews_no_{op.lower()} BEFORE {op} ON reviews "
-                       "BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END" for op in ("UPDATE", "DELETE"))
-    else:
-        guards = ("CREATE FUNCTION reviews_append_only() RETURNS trigger LANGUAGE plpgsql AS "
-                  "$$ BEGIN RAISE EXCEPTION 'reviews are append-only'; END $$",
-                  "CREATE TRIGGER reviews_append_only BEFORE UPDATE OR DELETE ON reviews "
-                  "FOR EACH ROW EXECUTE FUNCTION reviews_append_only()",
-                  "CREATE TRIGGER reviews_no_truncate BEFORE TRUNCATE ON reviews "
-                  "FOR EACH STATEMENT EXECUTE FUNCTION reviews_append_only()")
-    return tables + guards
-
-
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "learners, append-only reviews log, imports",
-              {d: _schema_v1(d) for d in ("sqlite", "postgresql")}),
-    Migration(2, "rehearsals: spoken answers' transcripts and delivery (progress/rehearsals.py)",
-              {d: rehearsals.schema(column_types(d)) for d in ("sqlite", "postgresql")}),
-)
-SCHEMA_VERSION = MIGRATIONS[-1].version
-TABLES = ("schema_version", "learners", "reviews", "imports", "rehearsals")
-
-
-def _card_lock(learner_id: int, question_id: str) -> int:
-    """The lock key of one learner × question: learner id in the high 32 bits (never 0), so it cannot meet
-    a _named_lock key."""
-    return (learner_id << 32) | zlib.crc32(question_id.encode())
-
-
-def _named_lock(name: str) -> int:
-    return zlib.crc32(f"mlprep progress {name}".encode())
-
-
-def learner_name(raw: str) -> str:
-    """The canonical form of a learner name, which may come from a URL: Unicode NFC, runs of spaces collapsed,
-    1-40 characters, letters, digits, spaces and `- _ .`, starting with a letter or digit. Names that differ only
-    in case are the same learner. Raises InvalidLearner."""
-    rule = (f"a learner name is 1-{LEARNER_MAX_CHARS} letters, digits, spaces or '-', '_', '.', "
-            "starting with a letter or digit")
-    if not isinstance(raw, str):
-        raise InvalidLearner(f"the learner name must be text; {rule}")
-    name = " ".join(part for part in unicodedata.normalize("NFC", raw).split(" ") if part)  # tabs, newlines: refused
-    if not name:
-        raise InvalidLearner(f"the learner name is empty; {rule}")
-    if len(name) > LEARNER_MAX_CHARS:
-        raise InvalidLearner(f"the learner name is {len(name)} characters long; {rule}")
-    bad = sorted({ch for ch in name if not (ch.isalnum() or ch in LEARNER_PUNCTUATION)})
-    if bad or not name[0].isalnum():
-        shown = ", ".join(repr(ch) for ch in bad[:5]) if bad else repr(name[0])
-        raise InvalidLearner(f"the learner name has characters that are not allowed ({shown}); {rule}")
-    return name
-
-
-def _question_id(raw: str) -> str:
-    if not isinstance(raw, str) or len(raw) > QUESTION_ID_MAX_CHARS or not ID_PATTERN.fullmatch(raw):
-        raise InvalidQuestionId(f"{str(raw)[:60]!r} is not a question id (lowercase words joined by hyphens, "
-                            "as in content/<id>.md)")
-    return raw
 
 
 @dataclass(frozen=True)
@@ -171,188 +74,17 @@ _COLUMNS = ("r.id, l.name, r.question_id, r.rating, r.reviewed_at, r.duration_ms
             "r.stability, r.difficulty, r.due, r.reps, r.lapses")
 
 
-class _Backend:
-    """What differs between SQLite and PostgreSQL: connecting, transactions, locks, times and error messages."""
-
-    dialect: str
-    where: str
-
-    def connect(self): raise NotImplementedError
-    def begin_write(self, conn) -> None: raise NotImplementedError
-    def lock(self, cur, key: int) -> None: raise NotImplementedError  # a transaction-long lock on `key`
-    def tables(self, cur) -> set[str]: raise NotImplementedError
-    def check(self, conn) -> None: raise NotImplementedError
-    def encode_time(self, moment: datetime): raise NotImplementedError
-    def decode_time(self, value) -> datetime: raise NotImplementedError
-    def translate(self, error: Exception) -> ProgressError | None: raise NotImplementedError
-    def sql(self, text: str) -> str: return text
-    def broken(self, conn) -> bool: return False
-    def usable(self, conn) -> bool: return True  # an idle pooled connection that still works
-
-
-class _SQLite(_Backend):
-    dialect = "sqlite"
-
-    def __init__(self, path: Path, lock_timeout_s: float):
-        self.path = Path(path)
-        self.where = str(self.path)
-        self.lock_timeout_s = lock_timeout_s
-
-    def connect(self):
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ProgressUnavailable(self.where, f"cannot create its folder: {e.strerror or e}",
-                                      "create the folder or set MLPREP_DATABASE to a writable path") from e
-        # isolation_level=None: transactions are begun explicitly (BEGIN IMMEDIATE), never implicitly.
-        conn = sqlite3.connect(self.path, timeout=self.lock_timeout_s, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout_s * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")  # a recorded review survives a power cut, not only a crash
-            conn.execute("PRAGMA foreign_keys = ON")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def begin_write(self, conn) -> None:
-        # IMMEDIATE takes the write lock first, so the card read below is the latest one when the row is written.
-        conn.execute("BEGIN IMMEDIATE")
-
-    def lock(self, cur, key: int) -> None:
-        pass  # BEGIN IMMEDIATE already serializes every writer
-
-    def tables(self, cur) -> set[str]:
-        return {row[0] for row in cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-    def check(self, conn) -> None:
-        problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
-        if problems != ["ok"]:
-            raise ProgressDamaged(self.where, "; ".join(problems[:3]))
-
-    def encode_time(self, moment: datetime) -> str:
-        # Fixed-width ISO-8601 in UTC sorts as text in time order and round-trips to the microsecond.
-        return schedule.utc(moment).isoformat(timespec="microseconds")
-
-    def decode_time(self, value) -> datetime:
-        return datetime.fromisoformat(value).astimezone(timezone.utc)
-
-    def translate(self, error):
-        if not isinstance(error, sqlite3.Error):
-            return None
-        text = str(error)
-        low = text.lower()
-        if "locked" in low or "busy" in low:
-            return ProgressLocked(self.where, self.lock_timeout_s, text)
-        if "not a database" in low or "malformed" in low or "corrupt" in low:
-            return ProgressDamaged(self.where, text)
-        if "readonly" in low or "read-only" in low or "unable to open" in low or "disk i/o" in low:
-            return ProgressUnavailable(self.where, text, "check that the file and its folder are writable, "
-                                       "or set MLPREP_DATABASE to another path")
-        if "full" in low:
-            return ProgressUnavailable(self.where, text, "free some disk space")
-        return ProgressUnavailable(self.where, text, "check the file, or set MLPREP_DATABASE to another path")
-
-
-class _Postgres(_Backend):
-    dialect = "postgresql"
-
-    def __init__(self, url: str, lock_timeout_s: float):
-        self.url = url
-        self.where = redact(url)
-        self.lock_timeout_s = lock_timeout_s
-
-    def connect(self):
-        import psycopg
-        from psycopg.conninfo import conninfo_to_dict
-
-        # Added to the URL's own options (a search_path, say), never replacing them.
-        given = conninfo_to_dict(self.url).get("options") or ""
-        options = f"{given} -c lock_timeout={int(self.lock_timeout_s * 1000)} -c TimeZone=UTC".strip()
-        return psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, int(self.lock_timeout_s)),
-                               options=options)
-
-    def begin_write(self, conn) -> None:
-        conn.execute("BEGIN")
-
-    def lock(self, cur, key: int) -> None:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (key,))  # released at commit or rollback
-
-    def tables(self, cur) -> set[str]:
-        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
-        return {row[0] for row in cur.fetchall()}
-
-    def check(self, conn) -> None:
-        pass  # the server checks its own pages; a damaged one reports data_corrupted, translated below
-
-    def sql(self, text: str) -> str:
-        return text.replace("?", "%s")
-
-    def encode_time(self, moment: datetime) -> datetime:
-        return schedule.utc(moment)
-
-    def decode_time(self, value) -> datetime:
-        return value.astimezone(timezone.utc)
-
-    def broken(self, conn) -> bool:
-        return conn.closed or conn.broken
-
-    def usable(self, conn) -> bool:
-        # A server restart or an idle timeout kills pooled connections silently; one round trip finds out before
-        # a review is sent down a dead one.
-        import psycopg
-
-        try:
-            conn.execute("SELECT 1")
-            return True
-        except psycopg.Error:
-            with contextlib.suppress(Exception):
-                conn.close()
-            return False
-
-    def translate(self, error):
-        import psycopg
-        from psycopg import errors as pg
-
-        if not isinstance(error, psycopg.Error):
-            return None
-        text = " ".join(str(error).split())
-        if isinstance(error, (pg.LockNotAvailable, pg.QueryCanceled, pg.DeadlockDetected)):
-            return ProgressLocked(self.where, self.lock_timeout_s, text)
-        if isinstance(error, (pg.DataCorrupted, pg.IndexCorrupted)):
-            return ProgressDamaged(self.where, text, "restore the database from a backup (or point "
-                                   "MLPREP_DATABASE_URL at a new, empty database)")
-        if isinstance(error, pg.InsufficientPrivilege):
-            return ProgressUnavailable(self.where, text, "grant the user CREATE and SELECT/INSERT on the database")
-        return ProgressUnavailable(self.where, text, "check that the server is running and MLPREP_DATABASE_URL "
-                                   "is right, or unset it to use the embedded SQLite file")
-
-
-def redact(url: str) -> str:
-    """`url` with any password replaced by ***, for messages."""
-    try:
-        parts = urlsplit(url)
-        if parts.password:
-            user = parts.username or ""
-            host = parts.hostname or ""
-            port = f":{parts.port}" if parts.port else ""
-            return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
-    except ValueError:
-        return "the PostgreSQL database in MLPREP_DATABASE_URL"
-    return url
-
 
 class ProgressStore:
     """Learners, their reviews and their cards, in one database (thread-safe: a small pool of connections)."""
 
-    def __init__(self, backend: _Backend):
+    def __init__(self, backend: Backend):
         self._backend = backend
         self._idle: queue.LifoQueue = queue.LifoQueue()
         self._pid = os.getpid()
         with self._errors(), self._connection() as conn:
             backend.check(conn)
-            self._migrate(conn)
+            schema.migrate(backend, conn)
 
     @property
     def where(self) -> str:
@@ -443,45 +175,9 @@ class ProgressStore:
 
     # -- schema ------------------------------------------------------------------------------------------------
 
-    def _migrate(self, conn) -> None:
-        version = self._version(conn.cursor())
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise ProgressSchemaTooNew(self.where, version, SCHEMA_VERSION)
-        self._backend.begin_write(conn)
-        try:
-            cur = conn.cursor()
-            self._backend.lock(cur, _named_lock("schema"))
-            version = self._version(cur)  # another process may have migrated while this one waited
-            if version > SCHEMA_VERSION:
-                raise ProgressSchemaTooNew(self.where, version, SCHEMA_VERSION)
-            for migration in MIGRATIONS[version:]:
-                for statement in migration.statements[self.dialect]:
-                    cur.execute(statement)
-                self._exec(cur, "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
-                           (migration.version, migration.description, self._now()))
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                conn.execute("ROLLBACK")
-            raise
-
-    def _version(self, cur) -> int:
-        tables = self._backend.tables(cur)
-        if "schema_version" not in tables:
-            ours = sorted(tables & set(TABLES))
-            if ours:
-                raise ProgressDamaged(self.where, f"it has the tables {', '.join(ours)} but no schema_version",
-                                      "it was not written by this program, or lost its version table: move it "
-                                      "aside and start again")
-            return 0
-        row = cur.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
-
     def schema_version(self) -> int:
         with self._read() as cur:
-            return self._version(cur)
+            return schema.version(self._backend, cur)
 
     def _now(self):
         return self._backend.encode_time(datetime.now(timezone.utc))
@@ -518,7 +214,7 @@ class ProgressStore:
             raise ValueError(f"duration_ms must be a non-negative whole number of milliseconds, not {duration_ms!r}")
         with self._write() as cur:
             learner_id = self._ensure_learner(cur, name)
-            self._backend.lock(cur, _card_lock(learner_id, question_id))
+            self._backend.lock(cur, card_lock(learner_id, question_id))
             return self._append(cur, learner_id, question_id, rating, at, duration_ms, source)
 
     def _append(self, cur, learner_id: int, question_id: str, rating: Rating, at: datetime,
@@ -606,14 +302,14 @@ class ProgressStore:
             return ImportResult(False, 0, 0, f"cannot read {path} ({e.strerror or e}); it will be imported "
                                              "once it can be read")
         try:
-            records = _practice_records(raw, now or datetime.now(timezone.utc))
+            records = practice_records(raw, now or datetime.now(timezone.utc))
         except ValueError as e:
             return ImportResult(False, 0, 0, f"{path} is not a practice tally ({e}); fix or remove it, "
                                              "it will be imported once it can be read")
         detail = json.dumps({"path": str(path), "sha256": hashlib.sha256(raw).hexdigest(),
                              "questions": len(records)}, sort_keys=True)
         with self._write() as cur:
-            self._backend.lock(cur, _named_lock(PRACTICE_IMPORT))
+            self._backend.lock(cur, named_lock(PRACTICE_IMPORT))
             done = self._exec(cur, "SELECT imported_at FROM imports WHERE name = ?", (PRACTICE_IMPORT,)).fetchone()
             if done:
                 when = self._backend.decode_time(done[0]).strftime("%Y-%m-%d %H:%M UTC")
@@ -621,7 +317,7 @@ class ProgressStore:
             learner_id = self._ensure_learner(cur, name)
             written = 0
             for question_id, ratings, at in records:
-                self._backend.lock(cur, _card_lock(learner_id, question_id))
+                self._backend.lock(cur, card_lock(learner_id, question_id))
                 for rating in ratings:
                     self._append(cur, learner_id, question_id, rating, at, None, "practice.json")
                     written += 1
@@ -631,33 +327,6 @@ class ProgressStore:
                                                          f"from {path.name} into learner {name!r}")
 
 
-def _practice_records(raw: bytes, now: datetime) -> list[tuple[str, list[Rating], datetime]]:
-    """The old tally's questions as (id, ratings in order, time), oldest first. Raises ValueError."""
-    data = json.loads(raw.decode("utf-8"))
-    if not isinstance(data, dict) or not isinstance(data.get("questions", {}), dict):
-        raise ValueError('expected {"version": 1, "questions": {...}}')
-    records = []
-    for question_id, rec in data.get("questions", {}).items():
-        if not (isinstance(question_id, str) and ID_PATTERN.fullmatch(question_id) and isinstance(rec, dict)
-                and rec.get("last") in ("knew", "shaky")):
-            continue  # the app's own reader skipped such entries too
-        counts = {}
-        for mark in ("knew", "shaky"):
-            value = rec.get(mark, 0)
-            counts[mark] = min(value, _PRACTICE_MAX_COUNT) if isinstance(value, int) and value > 0 else 0
-        counts[rec["last"]] = max(1, counts[rec["last"]])
-        at = rec.get("at")
-        try:
-            moment = datetime.fromtimestamp(float(at), timezone.utc) if at is not None else schedule.utc(now)
-        except (TypeError, ValueError, OverflowError, OSError):
-            moment = schedule.utc(now)
-        first = "shaky" if rec["last"] == "knew" else "knew"
-        ratings = ([_MARK_RATING[first]] * counts[first]) + ([_MARK_RATING[rec["last"]]] * counts[rec["last"]])
-        records.append((question_id, ratings, moment))
-    return sorted(records, key=lambda r: (r[2], r[0]))
-
-
-_MARK_RATING = {"knew": Rating.Good, "shaky": Rating.Again}
 
 
 def database_from_env(env: dict | None = None) -> str:
@@ -677,7 +346,7 @@ def open_store(database: str | Path | None = None, lock_timeout_s: float = LOCK_
     """
     target = str(database) if database is not None else database_from_env()
     if re.match(r"postgres(ql)?://", target):
-        backend: _Backend = _Postgres(target, lock_timeout_s)
+        backend: Backend = Postgres(target, lock_timeout_s)
     else:
-        backend = _SQLite(Path(target), lock_timeout_s)
+        backend = SQLite(Path(target), lock_timeout_s)
     return ProgressStore(backend)

@@ -42,7 +42,7 @@ CASES = [
     ("Bad_File Name.md", 0, "the file name is the question's id", "rename it to bad-file-name.md", 1),
     ("non-utf8.md", 8, "is not valid UTF-8 (byte 0xef)", "save the file as UTF-8", 1),
     ("binary.md", 3, "contains NUL bytes", "remove it from the content folder", 1),
-    ("empty.md", 0, "is empty", "start from the template in README.md", 1),
+    ("empty.md", 0, "is empty", "start from the template in docs/content.md", 1),
     ("duplicate-id", 0, "duplicate question id 'same-question'", "rename one of them", 1),
     ("oversize.md", 0, f"over the {store.MAX_CONTENT_BYTES // 1024} KiB limit", "split it or shorten it", 1),
     ("outside-link.md", 0, "outside the content folder", "copy the file in instead", 1),

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from fsrs import Rating
 
+from progress import schema
 from progress import store as store_mod
 from progress.errors import (InvalidLearner, InvalidQuestionId, ProgressDamaged, ProgressLocked,
                              ProgressSchemaTooNew, ProgressUnavailable)
@@ -131,14 +132,14 @@ def test_the_question_id_pattern_is_the_banks():
     tree = ast.parse((ROOT / "ingest" / "ids.py").read_text(encoding="utf-8"))
     banks = [node.value.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Assign)
              and any(getattr(t, "id", None) == "ID_PATTERN" for t in node.targets)]
-    assert banks == [store_mod.ID_PATTERN.pattern]
+    assert banks == [schema.ID_PATTERN.pattern]
 
 
 # -- reviews, cards, learners (both stores) --------------------------------------------------------------------
 
 def test_reviews_make_cards_that_recompute_from_the_log(database):
     store = open_store(database)
-    assert store.schema_version() == store_mod.SCHEMA_VERSION
+    assert store.schema_version() == schema.SCHEMA_VERSION
     plan = [("feature-leakage", "good", 0), ("feature-leakage", "good", 0.01), ("bias-variance", "again", 0.02),
             ("feature-leakage", "again", 5), ("bias-variance", "hard", 5.1), ("feature-leakage", "good", 5.2),
             ("bias-variance", "easy", 9)]
@@ -203,7 +204,7 @@ def test_the_schema_is_versioned_and_a_newer_one_is_refused(database):
     open_store(database).close()  # a second open migrates nothing
     raw = _raw(database)
     rows = raw.execute("SELECT version FROM schema_version").fetchall()
-    assert [r[0] for r in rows] == [m.version for m in store_mod.MIGRATIONS]
+    assert [r[0] for r in rows] == [m.version for m in schema.MIGRATIONS]
     params = "(99, 'from the future', '2030-01-01T00:00:00+00:00')"
     raw.execute(f"INSERT INTO schema_version (version, description, applied_at) VALUES {params}")
     raw.close()
@@ -226,8 +227,8 @@ def test_sessions_opening_a_new_database_at_once_create_it_once(database):
     [t.join() for t in threads]
     assert errors == [] and len(stores) == 8
     raw = _raw(database)
-    versions = [r[0] for r in raw.execute("SELECT version FROM schema_version").fetchall()]
-    assert versions == [m.version for m in store_mod.MIGRATIONS]  # each migration applied once
+    versions = [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
+    assert versions == [m.version for m in schema.MIGRATIONS], "each migration applied once"
     raw.close()
     for s in stores:
         s.close()

@@ -17,6 +17,7 @@ from rehearse.transcribe import BUDGET_SECONDS, FILLER_RULE, SAMPLE_RATE, WPM_BA
 
 from .. import practice
 from ..render import escape_md
+from ..mode import error_detail
 from ..resources import Paths
 
 
@@ -53,7 +54,8 @@ def speak_box(idx, question_id: str, key: str) -> bool:
         return False
     except SearchToolError as exc:  # the speech model's files are missing or altered: the message names the fix
         st.session_state[f"{key}-spoken"] = None
-        st.session_state[f"{key}-speak-problem"] = f"Speech is unavailable on this server: {exc}"
+        st.session_state[f"{key}-speak-problem"] = ("Speech is unavailable on this server: "
+                                                    + error_detail(exc, "loading the speech model"))
         return False
     st.session_state.pop(f"{key}-speak-problem", None)
     keep = bool(st.session_state.get(f"{key}-keep"))
@@ -94,7 +96,8 @@ def keep_in_history(question_id: str, key: str, text: str, score: float | None, 
                          edited=text.strip() != spoken.text.strip(), score=score, source=source, audio=audio,
                          audio_type=audio_type if audio else None, now=practice.now())
     except (ProgressError, ValueError) as exc:
-        st.session_state[f"{key}-history-problem"] = f"Not kept in your history: {exc}"
+        st.session_state[f"{key}-history-problem"] = ("Not kept in your history: "
+                                                      + error_detail(exc, "keeping a transcript"))
         return
     st.session_state[f"{key}-spoken"] = (spoken, None, audio_type)  # the recording is stored once
     st.session_state.pop(f"{key}-history-problem", None)
