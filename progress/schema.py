@@ -11,6 +11,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from . import rehearsals
 from .errors import InvalidLearner, InvalidQuestionId, ProgressDamaged, ProgressSchemaTooNew
 
 LEARNER_MAX_CHARS = 40
@@ -29,12 +30,17 @@ class Migration:
     statements: dict[str, tuple[str, ...]]  # dialect ("sqlite", "postgresql") -> DDL, run in one transaction
 
 
+def column_types(dialect: str) -> dict[str, str]:
+    """Each dialect's column types for the migrations: pk, ref (a key), ts, real, blob."""
+    sqlite = dialect == "sqlite"
+    return {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT" if sqlite else "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+            "ref": "INTEGER" if sqlite else "BIGINT", "ts": "TEXT" if sqlite else "TIMESTAMPTZ",
+            "real": "REAL" if sqlite else "DOUBLE PRECISION", "blob": "BLOB" if sqlite else "BYTEA"}
+
+
 def _schema_v1(dialect: str) -> tuple[str, ...]:
     sqlite = dialect == "sqlite"
-    pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if sqlite else "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
-    ref = "INTEGER" if sqlite else "BIGINT"
-    ts = "TEXT" if sqlite else "TIMESTAMPTZ"
-    real = "REAL" if sqlite else "DOUBLE PRECISION"
+    pk, ref, ts, real = (column_types(dialect)[k] for k in ("pk", "ref", "ts", "real"))
     tables = (
         "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
         f"applied_at {ts} NOT NULL)",
@@ -94,10 +100,12 @@ MIGRATIONS: tuple[Migration, ...] = (
               {d: _schema_v2(d) for d in ("sqlite", "postgresql")}),
     Migration(3, "learner settings: the daily time budget",
               {d: _schema_v3(d) for d in ("sqlite", "postgresql")}),
+    Migration(4, "rehearsals: spoken answers' transcripts and delivery (progress/rehearsals.py)",
+              {d: rehearsals.schema(column_types(d)) for d in ("sqlite", "postgresql")}),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 TABLES = ("schema_version", "learners", "reviews", "imports", "learner_passphrases", "learner_settings", "sign_ins",
-          "sign_in_failures")
+          "sign_in_failures", "rehearsals")
 
 
 def card_lock(learner_id: int, question_id: str) -> int:

@@ -89,7 +89,7 @@ def test_a_version_1_database_is_migrated_with_its_data_intact(database, monkeyp
     assert tables == {1}
 
     migrated = open_store(database)
-    assert migrated.schema_version() == store_mod.SCHEMA_VERSION
+    assert migrated.schema_version() == store_mod.SCHEMA_VERSION  # every later migration applied
     assert {name: migrated.reviews(name) for name in ("alice", "Bob")} == before
     assert migrated.cards("alice") == migrated.recompute("alice")
     assert migrated.learners() == ["alice", "Bob"]
@@ -102,7 +102,7 @@ def test_a_version_1_database_is_migrated_with_its_data_intact(database, monkeyp
     raw = _raw(database)
     versions = [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
     raw.close()
-    assert versions == [m.version for m in store_mod.MIGRATIONS]
+    assert versions == [m.version for m in store_mod.MIGRATIONS]  # 1 kept, every later one added once
 
 
 # --------------------------------------------------------------------------- accounts in a database

@@ -1,7 +1,8 @@
-"""Check my answer: a box for the candidate's own answer (typed, or pasted from dictation), a button that grades it
-against the model answer (`progress.grade`), and the result: each key point covered or missed with the words that
-cover it, the coverage figure and verdict, known mistakes repeated, what to read next, and what the check cannot
-judge. Used by the Practice view and by a question's own page."""
+"""Check my answer: a box for the candidate's own answer (typed, or spoken and transcribed by ui/views/speak.py), a
+button that grades it against the model answer (`progress.grade`), and the result: each key point covered or missed
+with the words that cover it, the coverage figure and verdict, known mistakes repeated, what to read next, what the
+check cannot judge, and for a spoken answer its delivery beside it. Used by the Practice view and by a question's
+own page."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from progress.grade import LIMITS
 from .. import keys, practice
 from ..render import escape_md
 from ..resources import answer_grader
+from . import speak
 
 VERDICT_BOX = {"Strong": st.success, "Good": st.success, "Partial": st.warning}  # else st.error
 
@@ -22,8 +24,12 @@ VERDICT_BOX = {"Strong": st.success, "Good": st.success, "Partial": st.warning} 
 def answer_box(idx, question_id: str, key: str):
     """The answer box, its button and, once checked, the result. Returns the Grade of the answer as it was last
     checked (None before a check or after an answer that could not be checked); `key` keeps two boxes apart."""
+    if speak.speak_box(idx, question_id, key):  # a new recording: its transcript is now in the box, checked at once
+        check(idx, question_id, key)
+    speak.speak_problem(key)
     st.text_area("Your answer", key=f"{key}-answer", height=140,
-                 placeholder="Say it out loud and paste the dictation here, or type it: what would you answer?")
+                 placeholder="Record it above (the transcript lands here for you to correct), or type it: what "
+                             "would you answer?")
     st.button("Check my answer", key=f"{key}-check", type="primary", icon=":material/fact_check:",
               on_click=check, args=(idx, question_id, key), help=keys.HINT_BEFORE)
     outcome = st.session_state.get(f"{key}-grade")
@@ -35,8 +41,18 @@ def answer_box(idx, question_id: str, key: str):
         return None
     if practice.clean_answer(st.session_state.get(f"{key}-answer")) != checked_text:
         st.caption("You changed your answer since it was checked: check it again to update the result.")
-    show_grade(grade)
+    spoken = speak.spoken_for(key, checked_text)
+    if spoken is None:
+        show_grade(grade)
+    else:  # the delivery beside the content (stacked on a phone)
+        content, delivery = st.columns([3, 2], gap="medium")
+        with content:
+            show_grade(grade)
+        with delivery:
+            speak.show_delivery(spoken.delivery)
     st.caption(f"Checked in {seconds * 1000:.0f} ms on the server.")
+    if spoken is not None:
+        speak.history(question_id, key)
     return grade
 
 
@@ -51,6 +67,8 @@ def check(idx, question_id: str, key: str) -> None:
         except SearchToolError as exc:  # QueryError (blank, too long) or UnknownQuestion: messages for a user
             problem = str(exc)[:1].upper() + str(exc)[1:] + "."
     st.session_state[f"{key}-grade"] = (text, grade, problem, time.perf_counter() - started)
+    if grade is not None:
+        speak.keep_in_history(question_id, key, text, grade.score)
 
 
 def show_grade(grade) -> None:

@@ -127,18 +127,24 @@ def practice_pool(idx, query: str, sections, topics, weak) -> tuple[list[str], s
     return [q.id for q in idx.questions], "the whole bank"
 
 
-def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
+def learner_and_progress(paths: Paths, doing: str):
+    """(learner, store, ImportResult), or None after saying why the learner cannot `doing` (e.g. "practise")."""
     learner, problem = current_learner()
     if problem == SIGN_IN_FIRST:
         st.info(SIGN_IN_FIRST, icon=":material/login:")
-        return
+        return None
     if problem:
-        st.error(f"{escape_md(problem)} Change the learner name in the sidebar to practise.")
-        return
+        st.error(f"{escape_md(problem)} Change the learner name in the sidebar to {doing}.")
+        return None
     opened = open_progress(paths)
-    if opened is None:
+    return None if opened is None else (learner, *opened)
+
+
+def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
+    ready = learner_and_progress(paths, "practise")
+    if ready is None:
         return
-    store, migrated = opened
+    learner, store, migrated = ready
     told = st.session_state.get("practice_migration_told")
     if migrated.imported and not served() and not told:  # said once per session, on a local copy
         st.session_state["practice_migration_told"] = True
@@ -277,7 +283,7 @@ def record(store, learner, qid, title, rating, pool, interview, tz, minutes=None
         return
     st.session_state["practice_notice"] = (f"Recorded {rating.title()} for “{title}”: next review "
                                            f"{practice.when_text(card.due, at, tz)}.")
-    for key in (f"practice-{qid}-answer", f"practice-{qid}-grade"):
+    for key in (f"practice-{qid}-{part}" for part in ("answer", "grade", "audio", "heard", "spoken")):
         st.session_state.pop(key, None)
     try:
         nxt = store.plan(learner, pool, now=at, interview=interview, tz=tz,

@@ -46,7 +46,8 @@ def question_page(idx, question_id: str) -> None:
         st.markdown(f"**{escape_md(section.heading)}**")
         st.markdown(escape_md(section.text))
     st.divider()
-    st.markdown("**Check my answer**: type or paste what you would say, and see which key points it covers.")
+    st.markdown("**Check my answer**: say it out loud, or type what you would say, and see which key points it "
+                "covers.")
     answer_box(idx, question.id, key=f"page-{question.id}")
     st.divider()
     st.markdown("**Related questions**")
