@@ -25,12 +25,10 @@ import contextlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +36,7 @@ if __package__ in (None, ""):  # run as a file: make the project importable
     sys.path.insert(0, str(ROOT))
 
 from bench.stats import percentile  # noqa: E402 - after the path set-up above
+from deploy.trial import TrialError, free_port, stop, streamlit_command, wait_healthy  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -75,12 +74,6 @@ SECTION_BEGIN, SECTION_END = "<!-- bench load: begin -->", "<!-- bench load: end
 
 
 # ---------------------------------------------------------------------------- servers
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cpu_seconds(pid: int) -> float:
     """utime + stime of one process, in seconds (/proc/<pid>/stat fields 14 and 15)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -104,31 +97,18 @@ def serve(script: Path, env: dict, log: Path, timeout: float = 180, extra_args=(
     """A Streamlit server for `script` on 127.0.0.1 (pinned to `cpu` unless None), started the way `make run`
     starts one; yields (url, process) once it answers its health check. Raises RuntimeError if it does not."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", *extra_args]
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=script.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=None if cpu is None else lambda: pin(cpu))
+        proc = subprocess.Popen(streamlit_command(script, port, extra_args), cwd=script.parent, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, preexec_fn=None if cpu is None else lambda: pin(cpu))
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit for {script} did not start (exit {proc.poll()}); see {log}")
-            time.sleep(0.2)
+        try:
+            wait_healthy(url, proc, timeout, f"streamlit for {script}", log)
+        except TrialError as exc:
+            raise RuntimeError(str(exc)) from None
         yield url, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 # ---------------------------------------------------------------------------- one session, seen on the wire
