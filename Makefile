@@ -47,6 +47,10 @@ class-load: venv
 	$(BIN)/python -m ingest --index $(INDEX)
 	$(BIN)/python -m bench class --index $(INDEX)
 
+# The class trial's own tests (tests/test_class.py: 6 students, 2 processes, one killed): about 1.5 minutes.
+test-class: venv
+	$(BIN)/python -m pytest -m class_trial tests/test_class.py $(PYTEST_ARGS)
+
 # Benchmarks get their own environment: txtai (the peer we measure against) is installed only there.
 BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.requirements.stamp
