@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from bench import classroom
+from bench.load import CHROMIUM, CHROMIUM_ARGS, SEARCH_BOX, expected_titles
 from deploy.trial import NGINX, class_trial, nginx_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,8 +64,13 @@ def test_no_acknowledged_review_is_lost_and_reconnected_students_keep_their_prog
 
 
 def test_the_trial_serves_through_nginx_with_a_routing_cookie_and_stops_everything(real_index, folder):
+    """Also, in a real browser: the page works through nginx, and when its process is killed it reconnects (to the
+    other one) and answers the next search."""
     _needs_the_servers()
+    expected = expected_titles(real_index)
     with class_trial(2, folder, real_index, ROOT / "content") as trial:
+        if CHROMIUM.exists():
+            _browser_survives_a_kill(trial, expected)
         with urllib.request.urlopen(trial.url + "/", timeout=30) as r:
             cookies = r.headers.get_all("Set-Cookie") or []
         assert any(c.startswith("mlprep_route=") and "HttpOnly" in c for c in cookies), cookies
@@ -71,7 +78,7 @@ def test_the_trial_serves_through_nginx_with_a_routing_cookie_and_stops_everythi
         request = urllib.request.Request(trial.url + "/", headers={"Cookie": cookies[0].split(";", 1)[0]})
         with urllib.request.urlopen(request, timeout=30) as r:
             assert not any(c.startswith("mlprep_route=") for c in r.headers.get_all("Set-Cookie") or [])
-        processes = [a.proc for a in trial.apps] + [trial.nginx]
+        processes = [trial.nginx] + [a.proc for a in trial.apps if a.proc.poll() is None]
         data = folder / "postgres" / "data"
         assert (data / "postmaster.pid").exists()
         for app in trial.apps:  # loopback only
@@ -83,6 +90,32 @@ def test_the_trial_serves_through_nginx_with_a_routing_cookie_and_stops_everythi
     while (data / "postmaster.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not (data / "postmaster.pid").exists(), "PostgreSQL is still running"
+
+
+def _browser_survives_a_kill(trial, expected: dict) -> None:
+    from playwright.sync_api import sync_playwright
+
+    first, second = "how do I detect leakage", "vanishing gradients"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(trial.url + "/", wait_until="domcontentloaded", timeout=120_000)
+            page.locator(SEARCH_BOX).fill(first)
+            page.get_by_text(expected[first], exact=False).first.wait_for(timeout=120_000)
+            serving = [a for a in trial.apps if classroom.connections_to(a.port)]
+            assert len(serving) == 1, "the page's websocket should reach exactly one process"
+            os.kill(serving[0].proc.pid, signal.SIGKILL)
+            serving[0].proc.wait()
+            other = next(a for a in trial.apps if a is not serving[0])
+            deadline = time.monotonic() + 60  # the page notices the drop and reconnects through nginx on its own
+            while not classroom.connections_to(other.port) and time.monotonic() < deadline:
+                page.wait_for_timeout(200)
+            assert classroom.connections_to(other.port) == 1, "the page did not reconnect to the other process"
+            page.locator(SEARCH_BOX).fill(second)
+            page.get_by_text(expected[second], exact=False).first.wait_for(timeout=120_000)
+        finally:
+            browser.close()
 
 
 def test_the_host_site_and_the_trial_share_the_sticky_upstream_and_the_proxy_settings(tmp_path):
