@@ -1,4 +1,4 @@
-# Quick start: `make run` (app) and `make test` (every test). See README.md.
+# Quick start: `make run` (app, this computer only), `make serve HOST=0.0.0.0` (for others) and `make test`. See README.md.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +7,7 @@ INDEX  ?= build/index
 PORT   ?= 8501
 PYTEST_ARGS ?=
 
-.PHONY: run test index venv eval bench bench-venv clean class class-load test-class
+.PHONY: run serve test index venv eval bench bench-venv clean class class-load test-class
 
 venv: $(STAMP)
 
@@ -26,10 +26,21 @@ index: venv
 # Broken content does not stop the app: ingest prints the errors, and the app shows them too while the last good
 # index keeps serving. No file watcher: it watches this whole tree, .venv included (inotify overflows), and delayed
 # the first answer by about 4-5 s on average here.
+# `make run` listens on this computer only (127.0.0.1). `make serve HOST=0.0.0.0` serves others: learners sign in
+# with a passphrase, the bank is locked unless MLPREP_EDITOR_KEY is set, and no stack trace reaches a page (ui/mode.py).
+# Not ?=: a HOST exported by the shell (zsh sets one) must not open the server; HOST=… on the command line does.
+HOST := 127.0.0.1
+STREAMLIT := $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true \
+	--browser.gatherUsageStats false --server.fileWatcherType none --client.toolbarMode viewer
+INGEST_OR_SAY = @$(BIN)/python -m ingest --index $(INDEX) || echo "make $@: ingest failed (above); the app shows the errors and serves the last good index"
+
 run: venv
-	@$(BIN)/python -m ingest --index $(INDEX) || echo "make run: ingest failed (above); the app shows the errors and serves the last good index"
-	MLPREP_INDEX=$(INDEX) $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false \
-		--server.fileWatcherType none --client.toolbarMode viewer
+	$(INGEST_OR_SAY)
+	MLPREP_INDEX=$(INDEX) $(STREAMLIT) --server.address 127.0.0.1
+
+serve: venv
+	$(INGEST_OR_SAY)
+	MLPREP_INDEX=$(INDEX) MLPREP_SERVED=1 $(STREAMLIT) --server.address $(HOST) --client.showErrorDetails none
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -47,7 +58,8 @@ class-load: venv
 	$(BIN)/python -m ingest --index $(INDEX)
 	$(BIN)/python -m bench class --index $(INDEX)
 
-# The class trial's own tests (tests/test_class.py: 6 students, 2 processes, one killed): about 1.5 minutes.
+# The class trial's own tests (tests/test_class.py: 6 students, 2 processes, one killed; a browser through nginx):
+# several minutes, so not in `make test`.
 test-class: venv
 	$(BIN)/python -m pytest -m class_trial tests/test_class.py $(PYTEST_ARGS)
 

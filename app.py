@@ -9,7 +9,8 @@ block whose card links act through `ui/card_links.py`. Nothing from content or a
 goes through `ui.render` (escaped Markdown) or plain-text elements.
 
 Folders come from environment variables (MLPREP_INDEX, MLPREP_CONTENT, MLPREP_PRACTICE; see `ui.resources.Paths`);
-URL parameters never name files. URL parameters: q (query), section and topic (filters), view, open (a question id).
+URL parameters never name files. Local or served (MLPREP_SERVED: sign-in, a locked bank, no internals) is
+`ui/mode.py`'s to say. URL parameters: q (query), section and topic (filters), view, open (a question id).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ui.lifecycle import ensure_index, serving_index
 from ui.render import escape_md
 from ui.navigation import close_question, on_query_change
 from ui.page import PAGE_ICON, PAGE_SCRIPT, PAGE_STYLE_HTML, SEARCH_LABEL
+from ui.mode import served
 from ui.resources import Paths
 from ui.views.browse import browse_view, map_view
 from ui.views.editor import editor_open, editor_view
@@ -37,6 +39,8 @@ FULL_RUN = "_full_run"  # session key: set by a whole-page run, taken by the pag
 
 def main() -> None:
     st.set_page_config(page_title="ML interview prep", page_icon=PAGE_ICON, layout="centered")
+    if served():  # `make serve` says so on its command line too; this covers a server started another way
+        st.set_option("client.showErrorDetails", "none")
     paths = Paths.from_env()
     st.markdown("## ML interview prep")
     # our constant style, as the first element of the page: drawn before any result (a style-only st.html goes to

@@ -3,7 +3,8 @@
 The same layout as deploy/systemd and deploy/nginx, on loopback only:
 - one PostgreSQL server of its own (initdb + pg_ctl in build/class/postgres, scram password, 127.0.0.1 only), the
   progress database every app process shares (MLPREP_DATABASE_URL);
-- N Streamlit app processes on free ports of 127.0.0.1, in served mode (MLPREP_SERVED=1), all opening one index
+- N Streamlit app processes on free ports of 127.0.0.1, in served mode (MLPREP_SERVED=1, as `make serve`; the
+  client address taken from nginx's X-Forwarded-For, MLPREP_TRUST_PROXY=1), all opening one index
   folder that none of them writes (MLPREP_READONLY=1; the index is built before they start), with one cookie secret;
 - Debian's nginx (not as a daemon; its configuration, pid, logs and temporary files in build/class/nginx) on one
   port, with sticky sessions and the websocket upgrade from deploy/nginx/mlprep-http.conf and mlprep-proxy.conf.
@@ -36,6 +37,7 @@ NGINX = os.environ.get("MLPREP_NGINX") or "/usr/sbin/nginx"
 # The flags `make run` starts the app with, less the address and port (given per process).
 APP_FLAGS = ("--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
              "--client.toolbarMode", "viewer")
+SERVED_FLAGS = ("--client.showErrorDetails", "none")  # what `make serve` adds: no stack trace on a page
 
 
 class TrialError(RuntimeError):
@@ -161,7 +163,7 @@ class App:
 
     def start(self, timeout: float = 180) -> None:
         with open(self.log, "a") as out:
-            self.proc = subprocess.Popen(streamlit_command(ROOT / "app.py", self.port), cwd=ROOT, env=self.env,
+            self.proc = subprocess.Popen(streamlit_command(ROOT / "app.py", self.port, SERVED_FLAGS), cwd=ROOT, env=self.env,
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         wait_healthy(self.url, self.proc, timeout, f"the app process on port {self.port}", self.log)
 
@@ -173,7 +175,7 @@ class App:
 def app_env(database_url: str, index_dir: Path, content_dir: Path, cookie_secret: str, base: dict | None = None) -> dict:
     """The environment of every app process of a class (what deploy/systemd/mlprep.env sets on a host)."""
     env = dict(os.environ if base is None else base)
-    env.update(MLPREP_SERVED="1", MLPREP_READONLY="1", MLPREP_DATABASE_URL=database_url,
+    env.update(MLPREP_SERVED="1", MLPREP_READONLY="1", MLPREP_TRUST_PROXY="1", MLPREP_DATABASE_URL=database_url,
                MLPREP_INDEX=str(index_dir), MLPREP_CONTENT=str(content_dir), HF_HUB_OFFLINE="1",
                STREAMLIT_SERVER_COOKIE_SECRET=cookie_secret)
     env.pop("MLPREP_DATABASE", None)

@@ -93,12 +93,35 @@ def _schema_v1(dialect: str) -> tuple[str, ...]:
     return tables + guards
 
 
+def _schema_v2(dialect: str) -> tuple[str, ...]:
+    """Private learners (progress/auth.py owns what goes in these rows): a passphrase hash per learner, the
+    learner's practice settings, the sign-ins kept across reloads (only a token's SHA-256) and the failed
+    sign-ins that slow down guessing (per name and per client address)."""
+    sqlite = dialect == "sqlite"
+    ref = "INTEGER" if sqlite else "BIGINT"
+    ts = "TEXT" if sqlite else "TIMESTAMPTZ"
+    return (
+        f"CREATE TABLE learner_passphrases (learner_id {ref} PRIMARY KEY REFERENCES learners(id), "
+        f"passphrase_hash TEXT NOT NULL, set_at {ts} NOT NULL)",
+        f"CREATE TABLE learner_settings (learner_id {ref} PRIMARY KEY REFERENCES learners(id), "
+        f"interview {'TEXT' if sqlite else 'DATE'}, updated_at {ts} NOT NULL)",
+        f"CREATE TABLE sign_ins (token_sha256 TEXT PRIMARY KEY, learner_id {ref} NOT NULL REFERENCES learners(id), "
+        f"created_at {ts} NOT NULL, expires_at {ts} NOT NULL)",
+        "CREATE INDEX sign_ins_by_expiry ON sign_ins (expires_at)",
+        "CREATE TABLE sign_in_failures (kind TEXT NOT NULL, subject TEXT NOT NULL, failures INTEGER NOT NULL, "
+        f"last_failed_at {ts} NOT NULL, blocked_until {ts} NOT NULL, PRIMARY KEY (kind, subject))",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "learners, append-only reviews log, imports",
               {d: _schema_v1(d) for d in ("sqlite", "postgresql")}),
+    Migration(2, "private learners: passphrase hashes, settings, sign-ins, failed sign-ins",
+              {d: _schema_v2(d) for d in ("sqlite", "postgresql")}),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
-TABLES = ("schema_version", "learners", "reviews", "imports")
+TABLES = ("schema_version", "learners", "reviews", "imports", "learner_passphrases", "learner_settings", "sign_ins",
+          "sign_in_failures")
 
 
 def _card_lock(learner_id: int, question_id: str) -> int:

@@ -191,7 +191,7 @@ def test_an_edit_keeps_the_id_keeps_a_backup_and_the_backup_can_be_restored(app)
     until_ready(at)
 
     at.button(key="saved-edit").click().run()
-    assert at.expander[-1].label == "Earlier versions (1)"
+    assert at.main.expander[-1].label == "Earlier versions (1)"
     at.button(key="editor-restore").click().run()
     assert not at.exception
     assert (app.content_dir / "roc-auc.md").read_bytes() == original

@@ -14,6 +14,7 @@ import streamlit as st
 from index import store
 from index.errors import ContentError, ContentErrors, IndexDamaged, IndexStale, SearchToolError
 
+from .mode import editing_allowed, error_detail, log, served
 from .render import escape_md
 from .resources import Paths, build_lock, load_index
 
@@ -88,14 +89,25 @@ def build_index(paths: Paths, model: str | None, why: str) -> bool:
         return False
     except SearchToolError as exc:
         bar.empty()
-        st.error(escape_md(str(exc)))
+        index_error(exc)
         return False
     finally:
         lock.release()
 
 
+def index_error(exc: SearchToolError) -> None:
+    """An index that cannot be built or loaded: its message locally, plain words on a served instance."""
+    st.error(escape_md(str(exc)) if not served() else
+             f"The question bank is unavailable right now: {error_detail(exc, 'Loading the index')}.")
+
+
 def show_content_errors(errors, serving: bool) -> None:
     n = len(errors)
+    if served() and not editing_allowed():  # a visitor cannot fix them: the server's log lists them
+        log.error("the question bank has %d problem(s):\n%s", n, "\n".join(str(e) for e in errors))
+        if not serving:
+            st.error("The question bank is unavailable on this server right now (its log says why).")
+        return
     tail = ("The last good index keeps serving until they are fixed." if serving
             else "There is no index to serve until they are fixed.")
     st.error(f"The question bank has {n} problem{'s' if n != 1 else ''}, so the index was not rebuilt. {tail}")
@@ -118,7 +130,7 @@ def ensure_index(paths: Paths):
                 raise
         return load_index(str(paths.index_dir), store.current_version(paths.index_dir).name)
     except SearchToolError as exc:
-        st.error(escape_md(str(exc)))
+        index_error(exc)
         st.stop()
 
 
@@ -128,5 +140,5 @@ def serving_index(paths: Paths):
     try:
         return load_index(str(paths.index_dir), store.current_version(paths.index_dir).name)
     except SearchToolError as exc:
-        st.error(escape_md(str(exc)))
+        index_error(exc)
         st.stop()

@@ -3,7 +3,9 @@
 The form's checks are ingest's own (`ingest.content.check_fields` through `ingest.edit.save_question`), so a form
 problem reads exactly as the same problem in a file. Nothing here writes a file itself: `save_question` and
 `restore_backup` check the id, the collision, the file's hash and `MLPREP_READONLY` on every call, so a manipulated
-session or a forged widget message is refused as firmly as a wrong form.
+session or a forged widget message is refused as firmly as a wrong form. On a served instance the bank is locked
+unless MLPREP_EDITOR_KEY is set and this session typed it (ui/mode.py): every callback that opens a form or writes
+checks `editing_allowed()` again, so a forged click from a locked session writes nothing.
 
 After a save the index catches up in the background, and the "Needs a title" list is read from the content folder,
 in ui/editor_updates.py; the names it provides stay importable from here.
@@ -18,9 +20,11 @@ import streamlit as st
 from index.errors import ContentErrors, UnknownQuestion
 from ingest.content import FORM, SECTIONS, QuestionFields, check_fields, suggest_id
 from ingest.edit import EditRefused, list_backups, open_question, read_only, restore_backup, save_question
+from progress import ProgressError
 
 from ..editor_updates import (PENDING, Reindexer, ReindexStatus, drafts, index_status,  # noqa: F401 (re-exported)
                               reindexer, request_update)
+from ..mode import EDITOR_UNLOCKED, client_address, editing_allowed, editor_key_matches, editor_key_set, log, served
 from ..navigation import open_question as open_question_page
 from ..render import escape_md
 from ..resources import Paths
@@ -28,6 +32,7 @@ from ..resources import Paths
 EDITOR = "editor"  # session key: the open form (a dict, see _open); absent when no form is open
 _FORMS = "editor-forms"  # session key: a counter, so each opened form gets fresh widget keys
 _READ_ONLY_NOTE = "Editing is switched off on this server (MLPREP_READONLY is set): nothing can be written here."
+_LOCKED_NOTE = "The question bank is locked on this server: nothing can be written here."
 
 
 # --------------------------------------------------------------------------- opening and closing a form
@@ -51,13 +56,13 @@ def _open(mode: str, qid: str | None, fields: QuestionFields | None, sha: str | 
 
 
 def open_new() -> None:
-    if not read_only():
+    if editing_allowed():
         _open("new", None, None, None)
 
 
 def open_edit(content_dir: Path, qid: str) -> None:
     """Open the edit form of `qid` on the file as it is now (its hash is what the save is checked against)."""
-    if read_only():
+    if not editing_allowed():
         return
     try:
         fields, sha = open_question(content_dir, qid)
@@ -120,7 +125,7 @@ def _saved(state: dict, paths: Paths, model: str | None, result, what: str) -> N
 
 def _on_save(paths: Paths, model: str | None) -> None:
     state = st.session_state.get(EDITOR)
-    if not isinstance(state, dict) or state.get("mode") not in ("new", "edit"):
+    if not isinstance(state, dict) or state.get("mode") not in ("new", "edit") or not editing_allowed():
         return
     state["attempted"] = True
     sha = state.get("sha") if state["mode"] == "edit" else None
@@ -136,7 +141,7 @@ def _on_save(paths: Paths, model: str | None) -> None:
 
 def _on_restore(paths: Paths, model: str | None, name_key: str) -> None:
     state = st.session_state.get(EDITOR)
-    if not isinstance(state, dict) or state.get("mode") != "edit":
+    if not isinstance(state, dict) or state.get("mode") != "edit" or not editing_allowed():
         return
     try:
         result = restore_backup(paths.content_dir, str(state["id"]), str(st.session_state.get(name_key, "")),
@@ -171,8 +176,8 @@ def _show(problems: list[tuple[str, str]], field: str) -> None:
 
 
 def edit_button(question_id: str) -> None:
-    """The "Edit" button of a question's page (none on a read-only server)."""
-    if not read_only():
+    """The "Edit" button of a question's page (none where this session may not edit)."""
+    if editing_allowed():
         st.button("Edit", key="edit-question", icon=":material/edit:", on_click=open_edit,
                   args=(Paths.from_env().content_dir, question_id))
 
@@ -180,9 +185,9 @@ def edit_button(question_id: str) -> None:
 def editor_view(idx, paths: Paths) -> None:
     """The open form (New question or Edit), or what a save did and whether the index has caught up."""
     state = st.session_state.get(EDITOR)
-    if read_only():  # a form must not appear, whatever the session state says
+    if not editing_allowed():  # a form must not appear, whatever the session state says
         close_editor()
-        st.warning(_READ_ONLY_NOTE)
+        st.warning(_READ_ONLY_NOTE if read_only() else _LOCKED_NOTE)
         return
     needs = {"new": ("token",), "edit": ("token", "id"), "saved": ("token", "id", "path", "ticket")}
     if not isinstance(state, dict) or not all(state.get(k) for k in needs.get(state.get("mode"), ("?",))):
@@ -272,17 +277,20 @@ def _open_saved(qid: str) -> None:
 
 # --------------------------------------------------------------------------- the sidebar's part
 def editor_sidebar(paths: Paths) -> None:
-    """"New question" and the "Needs a title" list (on a read-only server the list opens the questions instead)."""
+    """"New question" and the "Needs a title" list (where this session may not edit, the list opens the questions
+    instead); on a served instance with an editor key, the box that unlocks editing."""
     if error := st.session_state.pop("editor-error", None):
         st.error(escape_md(error))
-    editable = not read_only()
+    editable = editing_allowed()
     if editable:
         st.button("New question", key="new-question", on_click=open_new, icon=":material/add:", width="stretch")
+    if served() and editor_key_set() and not read_only():
+        _editor_lock(editable)
     state = st.session_state.get(EDITOR)
     if not (isinstance(state, dict) and state.get("mode") == "saved"):  # the saved view says it itself
         if index_status(paths):  # "ready" is said once; it stays on screen until the next whole-page run
             st.session_state.pop(PENDING, None)
-    waiting = drafts(paths.content_dir)
+    waiting = drafts(paths.content_dir) if editable or not served() else []  # a bank chore: not a student's
     if waiting:
         st.subheader("Needs a title")
         st.caption("Imported with a drafted title: " + ("open one to check its title." if editable
@@ -291,3 +299,46 @@ def editor_sidebar(paths: Paths) -> None:
             st.button(escape_md(title), key=f"draft-{qid}", type="tertiary",
                       on_click=open_edit if editable else open_question_page,
                       args=(paths.content_dir, qid) if editable else (qid,))
+
+
+# --------------------------------------------------------------------------- unlocking the bank (served)
+def _editor_lock(unlocked: bool) -> None:
+    if unlocked:
+        st.button("Lock editing", key="editor-lock", on_click=_lock, icon=":material/lock:", width="stretch")
+        return
+    with st.expander("Editors", key="editor-unlock-box"):
+        if message := st.session_state.pop("editor-unlock-message", None):
+            st.error(escape_md(message))
+        st.text_input("Editor key", key="editor-key", type="password", max_chars=200)
+        st.button("Unlock editing", key="editor-unlock", on_click=_unlock, icon=":material/lock_open:")
+
+
+def _unlock() -> None:
+    """Compare the typed key with MLPREP_EDITOR_KEY (constant time); wrong keys are slowed down per client."""
+    from .sign_in import accounts  # the back-off lives in the progress database, beside the sign-in's
+
+    typed = str(st.session_state.get("editor-key") or "")
+    st.session_state["editor-key"] = ""  # not kept in the session
+    store, client = accounts(), client_address()
+    if store is None:
+        st.session_state["editor-unlock-message"] = "Editing cannot be unlocked while the progress database is down."
+        return
+    try:
+        wait = store.blocked_for("editor", client)
+        if wait > 0:
+            st.session_state["editor-unlock-message"] = f"Too many wrong keys: wait {wait:.0f} s before the next one."
+        elif editor_key_matches(typed):
+            st.session_state[EDITOR_UNLOCKED] = True
+            store.clear_failures("editor", client)
+            log.info("editing unlocked from %s", client)
+        else:
+            wait = store.record_failure("editor", client)
+            log.warning("wrong editor key from %s; next try allowed in %.0f s", client, wait)
+            st.session_state["editor-unlock-message"] = "That is not the editor key."
+    except ProgressError:
+        st.session_state["editor-unlock-message"] = "Editing cannot be unlocked while the progress database is down."
+
+
+def _lock() -> None:
+    st.session_state.pop(EDITOR_UNLOCKED, None)
+    close_editor()

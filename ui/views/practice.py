@@ -3,26 +3,31 @@ before it and the weakest again), the candidate's own answer checked against the
 and a rating (the check's suggestion highlighted, the learner's choice recorded). Plus the sidebar's learner and
 interview date, and the Anki export.
 
-Progress is per learner, in the progress database (`progress/`, MLPREP_DATABASE or MLPREP_DATABASE_URL); the
-learner (`?learner=`) and the interview date (`?interview=2026-12-15`) are kept in the URL and validated."""
+Progress is per learner, in the progress database (`progress/`, MLPREP_DATABASE or MLPREP_DATABASE_URL). Locally
+the learner (`?learner=`) and the interview date (`?interview=2026-12-15`) are kept in the URL and validated; on a
+served instance (ui/mode.py) the learner is whoever signed in (ui/views/sign_in.py) and the date is stored with
+them."""
 
 from __future__ import annotations
 
 import functools
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import streamlit as st
 
 from index import QueryError
 from progress import ProgressError
 from progress.anki import DECK_NAME, deck_bytes, weak_deck_name
-from progress.store import database_from_env, redact
+from progress.store import ROOT, database_from_env, redact
 
 from .. import practice
+from ..mode import error_detail, served
 from ..render import escape_md
-from ..resources import Paths, progress_store
+from ..resources import Paths
 from .answer_check import answer_box
+from .sign_in import open_progress, signed_in_learner
 from .search import MAX_GROUPS, run_search
 
 SECTION_ORDER = ("short", "explanation", "example", "mistakes", "story")
@@ -30,7 +35,7 @@ SECTION_ORDER = ("short", "explanation", "example", "mistakes", "story")
 
 # --------------------------------------------------------------------------- sidebar: who practises, for when
 def progress_sidebar(paths: Paths) -> None:
-    """The learner and the interview date (both kept in the URL), and where progress is kept."""
+    """A local copy's learner and interview date (both kept in the URL), and where progress is kept."""
     today = practice.now().astimezone(learner_tz()).date()
     if "interview" not in st.session_state:  # first run of this session: the URL's value, checked before use
         _, problem = practice.interview_from(st.query_params.get("interview"), today)
@@ -38,10 +43,12 @@ def progress_sidebar(paths: Paths) -> None:
     st.subheader("Practice")
     st.text_input("Learner", key="learner", bind="query-params", max_chars=80, placeholder="your name",
                   help="Your progress is kept under this name (it is in the page's link). With no name you "
-                       f"practise as “{practice.DEFAULT_LEARNER}”, shared with everyone who gives none.")
-    _, learner_problem = practice.learner_from(st.session_state.get("learner"))
+                       f"practise as the local learner “{practice.DEFAULT_LEARNER}”.")
+    learner, learner_problem = practice.learner_from(st.session_state.get("learner"))
     if learner_problem:
         st.error(escape_md(learner_problem))
+    elif learner == practice.DEFAULT_LEARNER:
+        st.caption(f"Local learner “{practice.DEFAULT_LEARNER}” (only you, on this computer).")
     st.date_input("Interview date", value=None, key="interview", bind="query-params", min_value=today,
                   max_value=today + timedelta(days=practice.MAX_INTERVIEW_DAYS), format="YYYY-MM-DD",
                   on_change=forget_interview_problem,
@@ -49,7 +56,19 @@ def progress_sidebar(paths: Paths) -> None:
     if problem := st.session_state.get("interview_problem"):
         st.warning(escape_md(problem))
     # named, not opened: the database is opened by the Practice page, so searching never creates or touches it
-    st.caption(f"Progress kept in {escape_md(redact(database_from_env()))}")
+    st.caption(f"Progress kept in {escape_md(database_shown())}")
+
+
+def database_shown() -> str:
+    """The progress database as a local page names it: relative to the checkout when it is inside it, a URL
+    without its password otherwise."""
+    where = redact(database_from_env())
+    if "://" in where:
+        return where
+    try:
+        return Path(where).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return where
 
 
 def forget_interview_problem() -> None:
@@ -61,23 +80,22 @@ def learner_tz():
 
 
 def current_learner() -> tuple[str | None, str | None]:
+    """(learner, problem): on a served instance whoever signed in; locally the sidebar's box or the URL."""
+    if served():
+        learner = signed_in_learner()
+        return (learner, None) if learner else (None, SIGN_IN_FIRST)
     # The sidebar is drawn after the page body: on a session's first run its box has no state yet, the URL has.
     return practice.learner_from(st.session_state.get("learner", st.query_params.get("learner")))
+
+
+SIGN_IN_FIRST = ("Sign in with your name and passphrase in the sidebar to practise: your progress is private "
+                 "to you.")
 
 
 def current_interview(today):
     if "interview" in st.session_state:
         return st.session_state["interview"]
     return practice.interview_from(st.query_params.get("interview"), today)[0]
-
-
-def open_progress(paths: Paths):
-    """(store, ImportResult), or None after saying why the database cannot be used (searching still works)."""
-    try:
-        return progress_store(database_from_env(), str(paths.practice_file))
-    except ProgressError as exc:
-        st.error(f"Practice progress is unavailable: {escape_md(str(exc))}. Searching and reading still work.")
-        return None
 
 
 # --------------------------------------------------------------------------- the page
@@ -102,6 +120,9 @@ def practice_pool(idx, query: str, sections, topics) -> tuple[list[str], str]:
 
 def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
     learner, problem = current_learner()
+    if problem == SIGN_IN_FIRST:
+        st.info(SIGN_IN_FIRST, icon=":material/login:")
+        return
     if problem:
         st.error(f"{escape_md(problem)} Change the learner name in the sidebar to practise.")
         return
@@ -109,7 +130,8 @@ def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
     if opened is None:
         return
     store, migrated = opened
-    if migrated.imported and not st.session_state.get("practice_migration_told"):  # said once per session
+    told = st.session_state.get("practice_migration_told")
+    if migrated.imported and not served() and not told:  # said once per session, on a local copy
         st.session_state["practice_migration_told"] = True
         st.caption(escape_md(f"The old practice tally was imported once: {migrated.message}."))
     tz, now = learner_tz(), practice.now()
@@ -118,7 +140,7 @@ def practice_view(idx, paths: Paths, query: str, sections, topics) -> None:
     try:
         plan = store.plan(learner, pool, now=now, interview=interview, tz=tz)
     except ProgressError as exc:
-        st.error(f"Practice progress is unavailable: {escape_md(str(exc))}")
+        st.error(f"Practice progress is unavailable: {escape_md(error_detail(exc, 'Reading a plan'))}")
         return
     st.markdown(f"Practising as **{escape_md(learner)}**, from {escape_md(label)}: "
                 f"**{escape_md(practice.plan_summary(plan))}**")
@@ -192,7 +214,7 @@ def show_next(store, learner, pool, interview, tz, exclude) -> None:
     try:
         plan = store.plan(learner, pool, now=practice.now(), interview=interview, tz=tz)
     except ProgressError as exc:
-        st.session_state["practice_error"] = f"Could not read your plan: {exc}"
+        st.session_state["practice_error"] = f"Could not read your plan: {error_detail(exc, 'Reading a plan')}"
         return
     show(plan.next_question(exclude=exclude, ahead=True), learner, pool)
 
@@ -200,14 +222,17 @@ def show_next(store, learner, pool, interview, tz, exclude) -> None:
 def record(store, learner, qid, title, rating, pool, interview, tz) -> None:
     """A rating button's callback: one review, one transaction. On a database error nothing moves on: the
     message says what happened and the typed answer stays in its box, so pressing the rating again retries."""
+    if served() and signed_in_learner() != learner:  # signed out (or expired) since the buttons were drawn
+        st.session_state["practice_error"] = "Your rating was not recorded: sign in again to practise."
+        return
     started = st.session_state.get("practice_shown_at")
     duration_ms = int((time.monotonic() - started) * 1000) if started else None
     at = practice.now()
     try:
         card = store.record_review(learner, qid, rating, now=at, duration_ms=duration_ms, source="app")
     except ProgressError as exc:
-        st.session_state["practice_error"] = (f"Your rating was not recorded: {exc}. Your answer is kept; press the "
-                                              "rating again to retry.")
+        st.session_state["practice_error"] = (f"Your rating was not recorded: {error_detail(exc, 'Recording a review')}. "
+                                              "Your answer is kept; press the rating again to retry.")
         return
     st.session_state["practice_notice"] = (f"Recorded {rating.title()} for “{title}”: next review "
                                            f"{practice.when_text(card.due, at, tz)}.")
@@ -226,7 +251,7 @@ def weak_and_export(idx, store, learner: str, now) -> None:
     try:
         weak = [by_id[q] for q in store.weak_questions(learner, now=now) if q in by_id]
     except ProgressError as exc:
-        st.caption(f"Weak questions unavailable: {escape_md(str(exc))}")
+        st.caption(f"Weak questions unavailable: {escape_md(error_detail(exc, 'Reading the weak list'))}")
         weak = []
     if weak:
         st.markdown("**Weak so far** (weakest first): " + "; ".join(escape_md(q.title) for q in weak))
