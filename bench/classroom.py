@@ -3,12 +3,13 @@
 
 It starts the class the way `make class` does (deploy/trial.py: a PostgreSQL of its own, N app processes, nginx on
 127.0.0.1; nothing else is contacted), warms every process, then lets S students work for T seconds. Each student
-opens the page through nginx (and so gets nginx's routing cookie, which keeps it on one process), signs in, and
-then, in turns: types a search or two key by key (bench/load.py's ProtocolSession: Streamlit's own websocket
+opens the page through nginx (and so gets nginx's routing cookie, which keeps it on one process), signs in (a new
+learner: name, passphrase, confirmation; the page's sign-in cookie kept as a browser keeps it), and then, in turns: types a search or two key by key (bench/load.py's ProtocolSession: Streamlit's own websocket
 protocol, no browser), goes to Practice, writes an answer and checks it, reveals the model answer and rates it.
 Half-way through, one app process is killed (SIGKILL) and not restarted: its students see their connection drop,
-reconnect through nginx (which sends them to another process) and carry on; each of them first checks that the
-page still shows their progress (how many questions they have practised).
+reconnect through nginx (which sends them to another process) with their cookies and carry on; each of them
+first checks that the page signed them in again and still shows their progress (how many questions they have
+practised).
 
 Measured: per action (search: last key -> the run that shows the expected top question; answer check: press ->
 the run with the check's result; rating: press -> the run that says the review was recorded) p50 / p95 / max;
@@ -27,6 +28,7 @@ import json
 import os
 import random
 import re
+import secrets
 import signal
 import sys
 import tempfile
@@ -46,6 +48,8 @@ from deploy.trial import TrialError, class_trial  # noqa: E402
 ACTIONS = ("search", "answer check", "rating")
 RATING_WEIGHTS = {"Again": 2, "Hard": 3, "Good": 4, "Easy": 1}
 PRACTISED = re.compile(rb"(\d+) not practised yet")
+SIGN_IN_COOKIE = "mlprep_sign_in"  # ui/views/sign_in.py's cookie, set by the page's script
+SIGN_IN_TOKEN = re.compile(SIGN_IN_COOKIE.encode() + rb"=([A-Za-z0-9_-]{20,100});")
 SECTION_BEGIN, SECTION_END = "<!-- bench class: begin -->", "<!-- bench class: end -->"
 
 
@@ -59,7 +63,9 @@ class Student:
 
     n: int
     learner: str
-    cookie: str = ""
+    passphrase: str = ""
+    cookie: str = ""  # nginx's routing cookie
+    token: str = ""  # the sign-in cookie's value
     session: ProtocolSession | None = None
     view: str = "Search"
     sent: int = 0  # rating presses sent
@@ -80,7 +86,7 @@ class Run:
     until: float
     served: bool
     think_s: float
-    times: dict = field(default_factory=lambda: {a: [] for a in (*ACTIONS, "reconnect")})
+    times: dict = field(default_factory=lambda: {a: [] for a in ("sign-in", *ACTIONS, "reconnect")})
     errors: collections.Counter = field(default_factory=collections.Counter)
     examples: dict = field(default_factory=dict)  # kind -> first message of that kind
 
@@ -120,25 +126,48 @@ def routing_cookie(base_url: str) -> str:
 
 # ---------------------------------------------------------------------------- one student's actions
 async def connect(run: Run, student: Student, timeout: float = 60) -> None:
-    """Open the page (through nginx, with the student's cookie) and sign in; the page starts in Search."""
+    """Open the page through nginx with the student's cookies, as a browser (re)opens it: the routing cookie, and
+    on a served class the sign-in cookie the page's script set, which signs the page in again on any process
+    (a new student signs in, or creates their learner, with the form). Without served mode the learner is named
+    in the URL."""
     if not student.cookie:
         student.cookie = await asyncio.to_thread(routing_cookie, run.base_url)
-    session = ProtocolSession(run.base_url, headers={"Cookie": student.cookie})
-    query = session.query_string if student.session is None else student.session.query_string
+    cookies = student.cookie + (f"; {SIGN_IN_COOKIE}={student.token}" if student.token else "")
+    session = ProtocolSession(run.base_url, headers={"Cookie": cookies})
+    query = "" if student.session is None else student.session.query_string
     if not run.served and "learner=" not in query:
         query = f"learner={student.learner}"
-    await session.open(timeout, query_string=query)
+    payloads = await session.open(timeout, query_string=query)
     student.session, student.view = session, view_of(query)
-    if run.served:
-        await sign_in(student, timeout)
+    if run.served and not signed_in(student, payloads):
+        if student.token:
+            run.error("signed out by the reconnection", f"student {student.n}: the sign-in cookie did not sign "
+                      "the page in again")
+        await sign_in(run, student, timeout)
 
 
 def view_of(query_string: str) -> str:
     return "Practice" if "view=Practice" in query_string else "Search"
 
 
-async def sign_in(student: Student, timeout: float) -> None:
-    raise RuntimeError("served mode's sign-in is not on this branch yet")
+def signed_in(student: Student, payloads: list[bytes]) -> bool:
+    return any(f"Signed in as **{escaped(student.learner)}**".encode() in p for p in payloads)
+
+
+async def sign_in(run: Run, student: Student, timeout: float) -> None:
+    """The sidebar's form: name and passphrase; a new name is confirmed once (it creates the learner). Keeps the
+    token the page's script would put in the browser's cookie. Raises RuntimeError when it does not sign in."""
+    session, fields = student.session, {"Name": student.learner, "Passphrase": student.passphrase}
+    started = time.monotonic()
+    payloads = await session.rerun(set_text=fields, press="Sign in", timeout=timeout)
+    if not signed_in(student, payloads) and "Confirm the new passphrase" in session.widgets:
+        payloads = await session.rerun(set_text={**fields, "Confirm the new passphrase": student.passphrase},
+                                       press="Create learner and sign in", timeout=timeout)
+    token = next((m.group(1).decode() for p in payloads if (m := SIGN_IN_TOKEN.search(p))), None)
+    if not signed_in(student, payloads) or token is None:
+        raise RuntimeError(f"signing in as {student.learner} failed")
+    run.times["sign-in"].append(time.monotonic() - started)
+    student.token = token
 
 
 async def choose_view(student: Student, view: str) -> list[bytes]:
@@ -279,18 +308,24 @@ async def reconnect(run: Run, student: Student, bank_size: int, attempts: int = 
 async def warm(trial, run: Run) -> None:
     """Each process loads the index, the model and the answer check before the clock starts (a real class's
     first student would wait for that once per process)."""
-    for app in trial.apps:
-        session = ProtocolSession(app.url)
-        await session.open(query_string="" if run.served else "learner=warm-up")
+    for n, app in enumerate(trial.apps):
+        student = Student(-1 - n, f"warm-up-{n}", passphrase=secrets.token_urlsafe(12))
+        student.session = session = ProtocolSession(app.url)  # this process itself, not through nginx
+        await session.open(query_string="" if run.served else f"learner={student.learner}")
+        if run.served:
+            await sign_in(run, student, 180)
         await session.type_query(QUERIES[0], None)
         payloads = await session.rerun(choose={"View": "Practice"})
-        if (shown := current_question(run, payloads)) is not None:
-            await session.rerun(set_text={"Your answer": shown[2]}, press="Check my answer")
+        if (shown := current_question(run, payloads)) is None:
+            raise RuntimeError(f"warming the process on port {app.port}: Practice drew no question")
+        await session.rerun(set_text={"Your answer": shown[2]}, press="Check my answer")
         await session.close()
+    for times in run.times.values():
+        times.clear()
 
 
 async def drive(trial, args, run: Run, bank_size: int) -> dict:
-    students = [Student(n, f"student-{n:02d}") for n in range(args.students)]
+    students = [Student(n, f"student-{n:02d}", passphrase=secrets.token_urlsafe(12)) for n in range(args.students)]
     arrive = min(20.0, args.seconds / 4)
     killed: dict = {}
 
@@ -382,14 +417,18 @@ def table(result: dict) -> str:
              f"{result['students']} simulated students for {result['seconds']:.0f} s against {result['apps']} app "
              "processes behind Debian's nginx (sticky by its routing cookie), one PostgreSQL, one index folder, all "
              "on 127.0.0.1, started as `make class` starts them. Each student speaks Streamlit's websocket protocol "
-             "(bench/load.py's ProtocolSession, no browser): one or two searches typed key by key, then Practice: "
+             "(bench/load.py's ProtocolSession, no browser): "
+             + ("signs in (served mode: a new learner with a passphrase), then in turns " if result["served"] else
+                "names their learner in the URL (no sign-in), then in turns ")
+             + "one or two searches typed key by key, then Practice: "
              "an answer written and checked, the model answer revealed, a rating; pauses of about "
              f"{result['think_s']:.0f} s between steps. "
              + (f"At {k['at_s']:.0f} s the busiest process (port {k['port']}, {k['connections']} connections) was "
                 "killed (SIGKILL) and not restarted."
                 if k else "No process was killed."), "",
              "| action | count | p50 | p95 | max |", "|---|---|---|---|---|"]
-    names = {"search": "search (last key → results)", "answer check": "answer check (press → result)",
+    names = {"sign-in": "sign-in (a new learner: name and passphrase, then confirmed)",
+             "search": "search (last key → results)", "answer check": "answer check (press → result)",
              "rating": "rating (press → \"Recorded\")", "reconnect": "reconnect (drop → page back)"}
     for name, label in names.items():
         x = a[name]
@@ -400,7 +439,9 @@ def table(result: dict) -> str:
               f"the page, {r['recorded']} recorded in PostgreSQL: **{r['lost']} lost** (acknowledged, not "
               f"recorded), {r['recorded_beyond_sent']} recorded beyond those sent. Students reconnected after the "
               f"kill: {result['reconnected_students']}; of them {result['kept_progress']} saw all their progress "
-              "on the page they reconnected to (every acknowledged question counted as practised). Raw figures "
+              "on the page they reconnected to (every acknowledged question counted as practised)"
+              + (", signed in again by their sign-in cookie (a student it failed for counts as an error \"signed "
+                 "out by the reconnection\")" if result["served"] else "") + ". Raw figures "
               "(per student, every error's first message): `bench/out/classroom.json`.", SECTION_END]
     return "\n".join(lines)
 
@@ -416,8 +457,9 @@ def main(argv=None) -> int:
                         help="seconds into the run when the app process with the most connections is killed (default "
                              "half-way; 0: none)")
     parser.add_argument("--think", type=float, default=3.0, help="a student's pause between steps (s, mean ~1.5×)")
-    parser.add_argument("--served", action=argparse.BooleanOptionalAction, default=False,
-                        help="students sign in with a name and a passphrase (served mode)")
+    parser.add_argument("--served", action=argparse.BooleanOptionalAction, default=True,
+                        help="students sign in with a name and a passphrase, as the class's served mode asks "
+                             "(--no-served: the learner named in the URL, for an app without sign-in)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "classroom.json")
     parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
