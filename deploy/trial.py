@@ -286,16 +286,20 @@ def main(argv=None) -> int:
     parser.add_argument("--folder", type=Path, default=ROOT / "build" / "class",
                         help="PostgreSQL's data, nginx's files and the app logs (default build/class)")
     args = parser.parse_args(argv)
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    # Ctrl+C and SIGTERM stop everything, also while starting (and when a shell started us with SIGINT ignored)
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         with class_trial(args.apps, args.folder.resolve(), args.index.resolve(), args.content.resolve(),
                          port=args.port) as trial:
-            print(f"make class: {len(trial.apps)} app processes (ports "
+            print(f"make class: {len(trial.apps)} app process{'es' if len(trial.apps) != 1 else ''} (ports "
                   f"{', '.join(str(a.port) for a in trial.apps)}), PostgreSQL, nginx.\n"
                   f"  Open {trial.url}  (logs in {args.folder}/logs and {args.folder}/nginx; Ctrl+C stops all)",
                   flush=True)
-            while not stopping:
+            while True:
                 time.sleep(1)
                 if trial.nginx.poll() is not None:
                     print(f"make class: nginx exited ({trial.nginx.returncode}); see {args.folder}/nginx/error.log",
