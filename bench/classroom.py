@@ -4,8 +4,9 @@
 It starts the class the way `make class` does (deploy/trial.py: a PostgreSQL of its own, N app processes, nginx on
 127.0.0.1; nothing else is contacted), warms every process, then lets S students work for T seconds. Each student
 opens the page through nginx (and so gets nginx's routing cookie, which keeps it on one process), signs in (a new
-learner: name, passphrase, confirmation; the page's sign-in cookie kept as a browser keeps it), and then, in turns: types a search or two key by key (bench/load.py's ProtocolSession: Streamlit's own websocket
-protocol, no browser), goes to Practice, writes an answer and checks it, reveals the model answer and rates it.
+learner: name, passphrase, confirmation; the page's sign-in cookie kept as a browser keeps it), and then, in
+turns: types a search or two key by key (bench/load.py's ProtocolSession: Streamlit's own websocket protocol, no
+browser), goes to Practice, writes an answer and checks it, reveals the model answer and rates it.
 Half-way through, one app process is killed (SIGKILL) and not restarted: its students see their connection drop,
 reconnect through nginx (which sends them to another process) with their cookies and carry on; each of them
 first checks that the page signed them in again and still shows their progress (how many questions they have
@@ -232,9 +233,10 @@ async def practise(run: Run, student: Student, rng: random.Random, bank_size: in
     run.times["rating"].append(time.monotonic() - started)
     student.acknowledged += 1
     student.acknowledged_questions.add(qid)
-    if (shown_count := practised(payloads)) is not None and bank_size - shown_count < len(student.acknowledged_questions):
-        run.error("progress missing", f"student {student.n}: after a rating the page shows "
-                  f"{bank_size - shown_count} practised, {len(student.acknowledged_questions)} acknowledged")
+    left, acked = practised(payloads), len(student.acknowledged_questions)
+    if left is not None and bank_size - left < acked:
+        run.error("progress missing", f"student {student.n}: after a rating the page shows {bank_size - left} "
+                  f"practised, {acked} acknowledged")
 
 
 async def check_progress(run: Run, student: Student, bank_size: int) -> None:
@@ -281,7 +283,16 @@ async def student_loop(run: Run, student: Student, start_after: float, bank_size
                 "page exception" if "exception on the page" in str(exc) else
                 "wrong result" if "did not show" in str(exc) else type(exc).__name__)
             run.error(kind, f"student {student.n}: {type(exc).__name__}: {str(exc)[:200]}")
-            await asyncio.sleep(run.think_s)
+            # as a student would reload a page that went wrong: a new session (a late answer to the old one's
+            # request would otherwise be read as the answer to the next)
+            with contextlib.suppress(Exception):
+                await student.session.close()
+            try:
+                await connect(run, student)
+            except Exception as again:  # noqa: BLE001 - counted; this student stops
+                run.error("could not open the page", f"student {student.n}: {type(again).__name__}: "
+                          f"{str(again)[:200]}")
+                return
     with contextlib.suppress(Exception):
         await student.session.close()
 

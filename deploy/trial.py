@@ -115,8 +115,9 @@ def postgres(folder: Path, port: int | None = None, auth: str = "scram-sha-256")
         password = secrets.token_urlsafe(18)
         secret.write_text(password + "\n")
         secret.chmod(0o600)
-        run = subprocess.run(_as_postgres_user(folder, chown=True) + [initdb, "-D", str(data), "-A", auth, "-U", "postgres", "--no-sync", "-E",
-                                        "UTF8", "--locale=C", f"--pwfile={secret}"], capture_output=True, timeout=120)
+        run = subprocess.run(_as_postgres_user(folder, chown=True) + [
+            initdb, "-D", str(data), "-A", auth, "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C",
+            f"--pwfile={secret}"], capture_output=True, timeout=120)
         if run.returncode:
             raise TrialError(f"initdb failed in {data}: {run.stderr.decode(errors='replace')[-1500:]}")
     as_user = _as_postgres_user(folder, chown=False)
@@ -163,8 +164,8 @@ class App:
 
     def start(self, timeout: float = 180) -> None:
         with open(self.log, "a") as out:
-            self.proc = subprocess.Popen(streamlit_command(ROOT / "app.py", self.port, SERVED_FLAGS), cwd=ROOT, env=self.env,
-                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(streamlit_command(ROOT / "app.py", self.port, SERVED_FLAGS), cwd=ROOT,
+                                         env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         wait_healthy(self.url, self.proc, timeout, f"the app process on port {self.port}", self.log)
 
     def restart(self, timeout: float = 180) -> None:
@@ -172,7 +173,8 @@ class App:
         self.start(timeout)
 
 
-def app_env(database_url: str, index_dir: Path, content_dir: Path, cookie_secret: str, base: dict | None = None) -> dict:
+def app_env(database_url: str, index_dir: Path, content_dir: Path, cookie_secret: str,
+            base: dict | None = None) -> dict:
     """The environment of every app process of a class (what deploy/systemd/mlprep.env sets on a host)."""
     env = dict(os.environ if base is None else base)
     env.update(MLPREP_SERVED="1", MLPREP_READONLY="1", MLPREP_TRUST_PROXY="1", MLPREP_DATABASE_URL=database_url,
@@ -189,7 +191,7 @@ def nginx_config(listen_port: int, app_ports: list[int], folder: Path) -> str:
     servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;" for p in app_ports)
     temp = "\n".join(f"    {kind}_temp_path {folder / 'temp' / kind};"
                      for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return f"""# Written by deploy/trial.py for one run of `make class`; the host's version is deploy/nginx/mlprep-site.conf.
+    return f"""# Written by deploy/trial.py for one `make class` (on a host: deploy/nginx/mlprep-site.conf).
 worker_processes 1;
 pid {folder / 'nginx.pid'};
 error_log {folder / 'error.log'} warn;
