@@ -7,7 +7,7 @@ INDEX  ?= build/index
 PORT   ?= 8501
 PYTEST_ARGS ?=
 
-.PHONY: run serve test index venv eval bench bench-venv clean
+.PHONY: run serve test index venv eval bench bench-venv clean class class-load test-class
 
 venv: $(STAMP)
 
@@ -44,6 +44,24 @@ serve: venv
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A class on this machine, as deploy/ serves one on several: PostgreSQL, N app processes, nginx on CLASS_PORT
+# (loopback only). Ctrl+C stops everything. docs/deploy.md.
+N ?= 3
+CLASS_PORT ?= 8500
+class: venv
+	$(BIN)/python -m ingest --index $(INDEX)
+	$(BIN)/python -m deploy --apps $(N) --port $(CLASS_PORT) --index $(INDEX)
+
+# 50 simulated students for 5 minutes against 3 processes, one killed half-way (bench/classroom.py).
+class-load: venv
+	$(BIN)/python -m ingest --index $(INDEX)
+	$(BIN)/python -m bench class --index $(INDEX)
+
+# The class trial's own tests (tests/test_class.py: 6 students, 2 processes, one killed; a browser through nginx):
+# several minutes, so not in `make test`.
+test-class: venv
+	$(BIN)/python -m pytest -m class_trial tests/test_class.py $(PYTEST_ARGS)
 
 # Benchmarks get their own environment: txtai (the peer we measure against) is installed only there.
 BENCH_VENV  := .venv-bench

@@ -2,6 +2,7 @@
 python -m bench speed  — latency, cold start, ingest and scale (make bench)
 python -m bench demo   — top hits of ten typical queries and warm in-process latency
 python -m bench load   — the app as people type: against a bare Streamlit page, 8 and 20 sessions (bench/load.py)
+python -m bench class  — a class: 50 students, 3 app processes behind nginx, one killed half-way (bench/classroom.py)
 python -m bench ceiling — what a learned ranker over all our evidence (and all-mpnet-base-v2's) could reach (bench/ceiling.py)
 python -m bench loose  — where the results' "loosely related" line falls on both banks' queries (bench/loose.py)"""
 
@@ -9,7 +10,7 @@ import sys
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("eval", "speed", "demo", "load", "ceiling", "loose"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("eval", "speed", "demo", "load", "class", "ceiling", "loose"):
         print(__doc__, file=sys.stderr)
         return 2
     command = sys.argv.pop(1)
@@ -19,6 +20,8 @@ def main() -> int:
         from .demo import main as run
     elif command == "load":
         from .load import main as run
+    elif command == "class":
+        from .classroom import main as run
     elif command == "ceiling":
         from .ceiling import main as run
     elif command == "loose":

@@ -25,12 +25,10 @@ import contextlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +36,7 @@ if __package__ in (None, ""):  # run as a file: make the project importable
     sys.path.insert(0, str(ROOT))
 
 from bench.stats import percentile  # noqa: E402 - after the path set-up above
+from deploy.trial import TrialError, free_port, stop, streamlit_command, wait_healthy  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -75,12 +74,6 @@ SECTION_BEGIN, SECTION_END = "<!-- bench load: begin -->", "<!-- bench load: end
 
 
 # ---------------------------------------------------------------------------- servers
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cpu_seconds(pid: int) -> float:
     """utime + stime of one process, in seconds (/proc/<pid>/stat fields 14 and 15)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -104,31 +97,18 @@ def serve(script: Path, env: dict, log: Path, timeout: float = 180, extra_args=(
     """A Streamlit server for `script` on 127.0.0.1 (pinned to `cpu` unless None), started the way `make run`
     starts one; yields (url, process) once it answers its health check. Raises RuntimeError if it does not."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", *extra_args]
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=script.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                preexec_fn=None if cpu is None else lambda: pin(cpu))
+        proc = subprocess.Popen(streamlit_command(script, port, extra_args), cwd=script.parent, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, preexec_fn=None if cpu is None else lambda: pin(cpu))
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit for {script} did not start (exit {proc.poll()}); see {log}")
-            time.sleep(0.2)
+        try:
+            wait_healthy(url, proc, timeout, f"streamlit for {script}", log)
+        except TrialError as exc:
+            raise RuntimeError(str(exc)) from None
         yield url, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 # ---------------------------------------------------------------------------- one session, seen on the wire
@@ -191,26 +171,40 @@ class ProtocolSession:
     It opens a session (the first page run), then "types" a query the way the page's box commits one: the keys
     take KEY_DELAY_MS each and send nothing, then after the box's 250 ms pause one rerun of the box's fragment
     carries the query. That is the whole cost a typing user puts on the server, with no browser to share a CPU.
+    Like the page, it remembers the URL's query string (the server sends it when a bound widget changes it) and
+    sends it with every rerun, and it knows every widget of the last runs by its label, so that a caller can set
+    one (`rerun(set_text=…, press=…, choose=…)`) as a click or a typed text would.
     """
 
     PAUSE_S = 0.25  # the box's commit pause (live=True)
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, headers: dict | None = None):
         self.url = url.replace("http://", "ws://") + "/_stcore/stream"
+        self.headers = headers or {}
         self.box_id = self.fragment_id = None
         self.ws = None
         self.page_hash = ""
+        self.query_string = ""
+        self.widgets: dict[str, tuple[str, str]] = {}  # label -> (widget id, fragment id), as last drawn
 
-    async def open(self, timeout: float = 180) -> None:
+    async def open(self, timeout: float = 180, query_string: str | None = None) -> list[bytes]:
+        """Connect and run the page once (with `query_string`, else the one remembered); returns that run's
+        messages."""
         import websockets
 
-        self.ws = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None)
-        await self._rerun("", [], "")
-        await self._until_finished(timeout)
+        if query_string is not None:
+            self.query_string = query_string
+        self.ws = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None,
+                                           additional_headers=self.headers, open_timeout=timeout)
+        await self._rerun(self.query_string, [], "")
+        payloads = await self._until_finished(timeout)
         if self.box_id is None:
             raise RuntimeError("the page has no search box")
+        return payloads
 
     async def _rerun(self, query_string: str, widgets, fragment_id: str) -> None:
+        """Ask for a run; `widgets` are (id, text) for text values or (id, field, value) for any other field of
+        Streamlit's WidgetState (trigger_value, string_array_value, ...)."""
         from streamlit.proto.BackMsg_pb2 import BackMsg
 
         msg = BackMsg()
@@ -218,10 +212,37 @@ class ProtocolSession:
         state.query_string = query_string
         state.page_script_hash = self.page_hash
         state.fragment_id = fragment_id
-        for widget_id, text in widgets:
+        for widget_id, *value in widgets:
             w = state.widget_states.widgets.add()
-            w.id, w.string_value = widget_id, text
+            w.id = widget_id
+            field, value = ("string_value", value[0]) if len(value) == 1 else value
+            if field == "string_array_value":
+                w.string_array_value.data.extend(value)
+            else:
+                setattr(w, field, value)
         await self.ws.send(msg.SerializeToString())
+
+    async def rerun(self, set_text: dict[str, str] | None = None, press: str | None = None,
+                    choose: dict[str, str] | None = None, timeout: float = 60) -> list[bytes]:
+        """One interaction, as the page sends it: texts typed into boxes (by label), a button pressed (by label),
+        options chosen (by label); returns the messages of the run it causes. Raises KeyError for a widget the
+        last runs did not draw."""
+        widgets, fragments = [], set()
+        for label, text in (set_text or {}).items():
+            widget_id, fragment = self.widgets[label]
+            widgets.append((widget_id, text))
+            fragments.add(fragment)
+        for label, option in (choose or {}).items():
+            widget_id, fragment = self.widgets[label]
+            widgets.append((widget_id, "string_array_value", [option]))
+            fragments.add(fragment)
+        if press is not None:
+            widget_id, fragment = self.widgets[press]
+            widgets.append((widget_id, "trigger_value", True))
+            fragments.add(fragment)
+        # a fragment's own widgets rerun only the fragment; anything else reruns the page
+        await self._rerun(self.query_string, widgets, fragments.pop() if len(fragments) == 1 else "")
+        return await self._until_finished(timeout)
 
     async def _until_finished(self, timeout: float) -> list[bytes]:
         """The messages of one run, up to its script_finished; raises on an exception element or a timeout."""
@@ -234,12 +255,20 @@ class ProtocolSession:
             kind = msg.WhichOneof("type")
             if kind == "new_session":
                 self.page_hash = msg.new_session.main_script_hash
+            elif kind == "page_info_changed":
+                self.query_string = msg.page_info_changed.query_string
             elif kind == "delta":
                 payloads.append(raw)
                 element = msg.delta.new_element
-                if msg.delta.WhichOneof("type") == "new_element" and element.WhichOneof("type") == "exception":
+                if msg.delta.WhichOneof("type") != "new_element":
+                    continue
+                kind = element.WhichOneof("type")
+                if kind == "exception":
                     raise RuntimeError(f"exception on the page: {element.exception.message[:200]}")
-                if element.WhichOneof("type") == "text_input" and self.box_id is None:
+                widget = getattr(element, kind)
+                if getattr(widget, "id", "") and getattr(widget, "label", ""):
+                    self.widgets[widget.label] = (widget.id, msg.delta.fragment_id)
+                if kind == "text_input" and self.box_id is None:
                     self.box_id, self.fragment_id = element.text_input.id, msg.delta.fragment_id
             elif kind == "script_finished":
                 if msg.script_finished in (ForwardMsg.FINISHED_SUCCESSFULLY,
@@ -250,7 +279,7 @@ class ProtocolSession:
         await asyncio.sleep(len(query) * KEY_DELAY_MS / 1000)
         last_key = time.monotonic()
         await asyncio.sleep(self.PAUSE_S)
-        await self._rerun("", [(self.box_id, query)], self.fragment_id)
+        await self._rerun(self.query_string, [(self.box_id, query)], self.fragment_id)
         payloads = await self._until_finished(timeout)
         done = time.monotonic()
         if expected is not None and not any(expected.encode() in p for p in payloads):
@@ -404,12 +433,13 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's own section of BENCHMARKS.md (or append it); the rest of the file is left alone."""
+def write_section(path: Path, text: str, begin: str = SECTION_BEGIN, end: str = SECTION_END) -> None:
+    """Replace a benchmark's own section of BENCHMARKS.md, between its `begin` and `end` markers (or append it);
+    the rest of the file is left alone."""
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if SECTION_BEGIN in old and SECTION_END in old:
-        head, rest = old.split(SECTION_BEGIN, 1)
-        new = head + text + rest.split(SECTION_END, 1)[1]
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        new = head + text + rest.split(end, 1)[1]
     else:
         new = old.rstrip("\n") + "\n\n" + text + "\n"
     path.write_text(new, encoding="utf-8")

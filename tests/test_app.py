@@ -269,6 +269,23 @@ def test_stale_index_is_rebuilt_and_serves_the_new_text(app):
     assert any(":orange-background[zebrafish]" in m.value for m in at.markdown)
 
 
+@pytest.mark.parametrize("served", ["", "1"])
+def test_a_read_only_server_never_rebuilds_a_stale_index_and_serves_the_last_build(app, monkeypatch, served):
+    """MLPREP_READONLY (a class's processes share one index folder, built before they start): nothing is written."""
+    monkeypatch.setenv("MLPREP_READONLY", "1")
+    monkeypatch.setenv("MLPREP_SERVED", served)
+    version = store.current_version(app.index_dir).name
+    path = app.content_dir / "roc-auc.md"
+    path.write_text(path.read_text().replace("ranks a random positive", "ranks a random zebrafish"))
+    at = search(app().run(), "ROC AUC")
+    assert not at.exception
+    assert card_titles(at)[0] == escape_md("What does ROC AUC measure?")
+    assert store.current_version(app.index_dir).name == version and not store.is_fresh(app.index_dir,
+                                                                                         app.content_dir)
+    said = [i.value for i in at.info if "does not write its index" in i.value]
+    assert len(said) == (0 if served else 1)  # a visitor of a served page is not told about the server's folders
+
+
 def test_broken_content_shows_file_and_line_while_the_last_good_index_serves(app):
     version = store.current_version(app.index_dir).name
     (app.content_dir / "broken.md").write_text(

@@ -12,7 +12,6 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 from fsrs import Rating
 
+from deploy.trial import TrialError, free_port, postgres
 from progress import schema
 from progress import store as store_mod
 from progress.errors import (InvalidLearner, InvalidQuestionId, ProgressDamaged, ProgressLocked,
@@ -39,45 +39,24 @@ QUESTIONS = ["bias-variance", "feature-leakage", "cross-validation", "gradient-b
 
 # -- a throw-away PostgreSQL server ----------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def pg_server():
-    """The URL of a PostgreSQL server of our own, for this test session."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not (initdb and pg_ctl):
+    """The URL of a PostgreSQL server of our own, for this test session (deploy.trial.postgres, as `make class`
+    starts one, but with trust authentication and thrown away at the end)."""
+    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
         pytest.skip("PostgreSQL tests need initdb and pg_ctl on PATH (PostgreSQL 15 server binaries); not found")
-    as_user: list[str] = []
-    folder = Path(tempfile.mkdtemp(prefix="mlprep-pg-"))
-    if os.geteuid() == 0:  # initdb refuses to run as root: run the server as the unprivileged postgres user
+    if os.geteuid() == 0:
         try:
-            user = pwd.getpwnam("postgres")
+            pwd.getpwnam("postgres")
         except KeyError:
-            shutil.rmtree(folder, ignore_errors=True)
             pytest.skip("running as root and there is no `postgres` user to run the PostgreSQL server as")
-        os.chown(folder, user.pw_uid, user.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = folder / "data", _free_port()
+    folder = Path(tempfile.mkdtemp(prefix="mlprep-pg-"))
     try:
-        subprocess.run(as_user + [initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync",
-                                  "-E", "UTF8", "--locale=C"], check=True, capture_output=True, timeout=120)
-        subprocess.run(as_user + [pg_ctl, "-D", str(data), "-l", str(folder / "server.log"), "-w", "-t", "60",
-                                  "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=100",
-                                  "start"], check=True, capture_output=True, timeout=90)
-    except subprocess.CalledProcessError as e:
-        log = (folder / "server.log").read_text(errors="replace")[-2000:] if (folder / "server.log").exists() else ""
-        shutil.rmtree(folder, ignore_errors=True)
-        pytest.fail(f"could not start PostgreSQL: {e.stderr.decode(errors='replace')[-2000:]}\n{log}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}"
+        with postgres(folder, auth="trust") as server:
+            yield server
+    except TrialError as exc:
+        pytest.fail(f"could not start PostgreSQL: {exc}")
     finally:
-        # immediate: a throw-away server needs no shutdown checkpoint
-        subprocess.run(as_user + [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True,
-                       timeout=60)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -381,7 +360,7 @@ def test_an_unwritable_place_gives_the_fix(tmp_path):
 
 
 def test_an_unreachable_postgresql_server_gives_the_fix_without_the_password():
-    url = f"postgresql://someone:s3cret@127.0.0.1:{_free_port()}/mlprep"
+    url = f"postgresql://someone:s3cret@127.0.0.1:{free_port()}/mlprep"
     with pytest.raises(ProgressUnavailable, match="MLPREP_DATABASE_URL") as caught:
         open_store(url, lock_timeout_s=2)
     assert "s3cret" not in str(caught.value) and "someone:***@127.0.0.1" in str(caught.value)

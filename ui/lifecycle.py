@@ -13,6 +13,7 @@ import streamlit as st
 
 from index import store
 from index.errors import ContentError, ContentErrors, IndexDamaged, IndexStale, SearchToolError
+from ingest.edit import READONLY_ENV, read_only
 
 from .mode import editing_allowed, error_detail, log, served
 from .render import escape_md
@@ -114,11 +115,31 @@ def show_content_errors(errors, serving: bool) -> None:
     st.code("\n".join(str(e) for e in errors), language=None, wrap_lines=True)
 
 
+def stale_index_kept(index_dir: str) -> None:
+    """Say (on a local page) or log (on a served one, once per process) that a read-only server keeps serving an
+    index older than its content."""
+    text = (f"The question bank changed since the index was built, and this server does not write its index "
+            f"({READONLY_ENV} is set): it serves the last build until `python -m ingest --index {index_dir}` runs.")
+    if not served():
+        st.info(escape_md(text))
+    elif index_dir not in _STALE_LOGGED:
+        _STALE_LOGGED.add(index_dir)
+        log.warning(text)
+
+
+_STALE_LOGGED: set[str] = set()
+
+
 def ensure_index(paths: Paths):
     """Build a missing or stale index, report broken content, and return the loaded index (or stop the page)."""
     state = index_state(paths.index_dir, paths.content_dir)
     if state.errors:
         show_content_errors(state.errors, serving=state.exists)
+    elif not state.fresh and read_only():
+        # MLPREP_READONLY: this process never writes the index folder (a class's processes share one, built before
+        # they start); the last built index keeps serving, and a missing one fails below with how to build it.
+        if state.exists:
+            stale_index_kept(str(paths.index_dir))
     elif not state.fresh:
         build_index(paths, state.model, "No index yet" if not state.exists else "The question bank changed")
     try:
@@ -126,7 +147,8 @@ def ensure_index(paths: Paths):
             return load_index(str(paths.index_dir), store.current_version(paths.index_dir).name)
         except IndexDamaged:
             # Damaged or written by an older format: rebuild once from valid content, then load the new version.
-            if state.errors or not build_index(paths, state.model, "The index cannot be read, rebuilding it"):
+            if state.errors or read_only() or not build_index(paths, state.model,
+                                                                "The index cannot be read, rebuilding it"):
                 raise
         return load_index(str(paths.index_dir), store.current_version(paths.index_dir).name)
     except SearchToolError as exc:
