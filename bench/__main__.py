@@ -2,13 +2,14 @@
 python -m bench speed  — latency, cold start, ingest and scale (make bench)
 python -m bench demo   — top hits of ten typical queries and warm in-process latency
 python -m bench load   — the app as people type: against a bare Streamlit page, 8 and 20 sessions (bench/load.py)
-python -m bench ceiling — what a learned ranker over all our evidence (and all-mpnet-base-v2's) could reach (bench/ceiling.py)"""
+python -m bench ceiling — what a learned ranker over all our evidence (and all-mpnet-base-v2's) could reach (bench/ceiling.py)
+python -m bench loose  — where the results' "loosely related" line falls on both banks' queries (bench/loose.py)"""
 
 import sys
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("eval", "speed", "demo", "load", "ceiling"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("eval", "speed", "demo", "load", "ceiling", "loose"):
         print(__doc__, file=sys.stderr)
         return 2
     command = sys.argv.pop(1)
@@ -20,6 +21,8 @@ def main() -> int:
         from .load import main as run
     elif command == "ceiling":
         from .ceiling import main as run
+    elif command == "loose":
+        from .loose import main as run
     else:
         from .speed import main as run
     return run(sys.argv[1:]) or 0

@@ -1,9 +1,11 @@
 """The command line: `python -m index search …` and `python -m index related …`.
 
 Contract (other tools drive it):
-  search [--json] [--k K] [--index DIR] [--strict] [QUERY...]
-      With a query: readable output, or one JSON object with --json. With none: one query per
-      line from stdin, each answered as soon as it is read with one flushed JSON line.
+  search [--json] [--k K] [--index DIR] [--strict] [--as-typed] [QUERY...]
+      With a query: readable output (grouped by question as the app shows it: index/results.py), or one JSON
+      object with --json. With none: one query per line from stdin, each answered as soon as it is read with one
+      flushed JSON line. A search's JSON names the query as searched when typos were repaired ("corrected_query",
+      else null) and marks each result "loosely_related".
   related [--json] [--k K] [--index DIR] [--strict] [QUESTION_ID...]
       No id means every question; JSON lines {"question_id", "related": [...]}.
   grade [--json] [--index DIR] [--strict] QUESTION_ID
@@ -28,21 +30,28 @@ import textwrap
 from . import store
 from .errors import QueryError, SearchToolError
 from .model import SearchResult
+from .results import is_loose, matching_passage, split_loose
 from .search import DEFAULT_INDEX, MAX_K, Index, open_index
 
 
 def result_json(result: SearchResult, stale: bool = False) -> dict:
+    first = result.hits[0].score if result.hits else 0.0
+    best = {}  # each question's best score: a hit is loosely related when its question is (index.results)
+    for h in result.hits:
+        best.setdefault(h.question_id, h.score)
     return {
         "query": result.query,
         "stale": stale,
         "no_close_match": result.no_close_match,
         "section_intent": result.section_intent,
         "corrected": result.corrected,
+        "corrected_query": result.corrected_query,
         "results": [{
             "question_id": h.question_id, "question": h.question, "section": h.section, "heading": h.heading,
             "text": h.text, "score": round(h.score, 6), "dense_score": round(h.dense_score, 6),
             "lexical_score": round(h.lexical_score, 6), "dense_rank": h.dense_rank, "lexical_rank": h.lexical_rank,
             "matched_terms": list(h.matched_terms), "topics": list(h.topics), "chunk_id": h.chunk_id,
+            "loosely_related": h.question_id != result.hits[0].question_id and is_loose(best[h.question_id], first),
         } for h in result.hits],
     }
 
@@ -69,18 +78,37 @@ def _emit(obj: dict) -> None:
     sys.stdout.flush()
 
 
-def _print_readable(result: SearchResult) -> None:
+def _why(hit) -> str:
+    why = [f"meaning {hit.dense_score:.2f}"]
+    why.append("words: " + ", ".join(hit.matched_terms[:6]) if hit.matched_terms else "no shared words")
+    return "; ".join(why)
+
+
+def _print_readable(index: Index, result: SearchResult) -> None:
+    """The results as the app lists them: question by question, its best section with its text, the passage that
+    holds the query's other words (index.results), then its other matching sections in a line each; the loosely
+    related set apart at the end, a line each."""
+    if result.corrected_query:
+        print(f"Showing results for: {result.corrected_query}  (you typed: {result.query}; --as-typed searches that)\n")
     if result.no_close_match:
-        print("No close match in the bank for this query. Nearest topics:")
-    for n, group in enumerate(result.groups, 1):
+        print("No close match in the bank for this query. The closest questions anyway:\n")
+    main, loose = split_loose(result.groups)
+    for n, group in enumerate(main, 1):
+        best = group.hits[0]
         print(f"{n}. {group.question}  [{group.question_id}]")
-        for hit in group.hits:
-            why = [f"meaning {hit.dense_score:.2f}"]
-            if hit.matched_terms:
-                why.append("words: " + ", ".join(hit.matched_terms[:6]))
-            print(f"   {hit.heading} · {'; '.join(why)}")
-            print(textwrap.indent(textwrap.fill(textwrap.shorten(hit.text, 420, placeholder=" …"), 96), "     "))
+        print(f"   {best.heading} · {_why(best)}")
+        print(textwrap.indent(textwrap.fill(textwrap.shorten(best.text, 420, placeholder=" …"), 96), "     "))
+        passage = matching_passage(index, result, group)
+        if passage is not None:
+            print(f"   Matching passage, {passage.heading}:")
+            print(textwrap.indent(textwrap.fill(f"“{passage.text}”", 96), "     "))
+        for hit in group.hits[1:]:
+            print(f"   also {hit.heading} · {_why(hit)}")
         print()
+    if loose:
+        print("Loosely related (far below the first result):")
+        for n, group in enumerate(loose, len(main) + 1):
+            print(f"{n}. {group.question}  [{group.question_id}] · {group.hits[0].heading} · {_why(group.hits[0])}")
 
 
 def _search(args, parser) -> int:
@@ -93,11 +121,12 @@ def _search(args, parser) -> int:
         return 1
     if args.query:
         try:
-            result = index.search(" ".join(args.query), k=args.k, sections=sections, topics=topics)
+            result = index.search(" ".join(args.query), k=args.k, sections=sections, topics=topics,
+                                  repair=not args.as_typed)
         except SearchToolError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        _emit(result_json(result, stale)) if args.json else _print_readable(result)
+        _emit(result_json(result, stale)) if args.json else _print_readable(index, result)
         return 0
     # pipe mode: answer each line as soon as it is read
     stdin = sys.stdin.buffer
@@ -107,7 +136,8 @@ def _search(args, parser) -> int:
             return 0
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         try:
-            _emit(result_json(index.search(line, k=args.k, sections=sections, topics=topics), stale))
+            _emit(result_json(index.search(line, k=args.k, sections=sections, topics=topics, repair=not args.as_typed),
+                              stale))
         except QueryError as exc:
             _emit({"query": line, "stale": stale, "error": str(exc), "no_close_match": True, "results": []})
         except SearchToolError as exc:  # the model or index cannot answer any line: one clear line, no traceback
@@ -175,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--section", action="append", metavar="KIND",
                    help="only this section kind (short, explanation, example, mistakes, story); repeatable")
     s.add_argument("--topic", action="append", metavar="TOPIC", help="only questions with this topic; repeatable")
+    s.add_argument("--as-typed", action="store_true", help="search the words as typed, without repairing typos")
     r = sub.add_parser("related", help="questions related to a question (no id: every question)")
     r.add_argument("question_id", nargs="*", metavar="QUESTION_ID")
     r.add_argument("--json", action="store_true", help="one JSON line per question")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .query import apply_repairs
+
 
 @dataclass(frozen=True)
 class Section:
@@ -60,6 +62,14 @@ class SearchResult:
     no_close_match: bool  # True when nothing in the bank answers the query
     section_intent: str | None = None  # the section the query asked for ("example of …"), if any
     corrected: dict[str, str] = field(default_factory=dict)  # typo repairs applied to the lexical leg
+    # the distinct stems of the words typed (typos repaired; no section-intent phrase, no spelled-out acronyms) →
+    # their idf in the bank: how distinctive each is (a front end shows where the distinctive ones are)
+    terms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def corrected_query(self) -> str | None:
+        """The query as searched when typos were repaired ("overfitnig" → "overfitting"), else None."""
+        return apply_repairs(self.query, self.corrected) if self.corrected else None
 
     def __iter__(self):
         return iter(self.hits)

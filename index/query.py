@@ -196,18 +196,19 @@ def check_k(k) -> None:
 
 def plan_query(text: str, analyzer, lex_sections, lex_titles, acronyms: dict[str, str],
                embed: Callable[[str], np.ndarray], repair_dense: bool = True,
-               names: NamePhrases | None = None) -> QueryPlan:
+               names: NamePhrases | None = None, repair: bool = True) -> QueryPlan:
     """The QueryPlan of a normalized query.
 
     A word is repaired when the sections' vocabulary proposes a fix and the titles' vocabulary neither knows
     the word nor proposes another fix. With `repair_dense` the dense leg embeds the repaired text too: the
-    model reads "atention" as a different token from "attention".
+    model reads "atention" as a different token from "attention". `repair=False` searches the words as typed
+    (a user who meant what they typed: "search instead for …").
     """
     intent, topic_text = detect_intent(text)
     topic_text = expand_acronyms(topic_text, acronyms)
     words = analyzer.words(topic_text)
     corrected = {}
-    for w, stem in zip(words, analyzer.stems(words)):
+    for w, stem in zip(words, analyzer.stems(words)) if repair else ():
         fix = lex_sections.repair(w, stem)
         if fix and not lex_titles.knows(w, stem) and lex_titles.repair(w, stem) in (fix, None):
             corrected[w] = fix

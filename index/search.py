@@ -27,7 +27,7 @@ from .fusion import Evidence, Fused, fuse, ranks
 from .loaded import LoadedIndex
 from .model import Hit, Question, Related, SearchResult
 from .nomatch import NO_MATCH_FEATURES
-from .query import (MAX_K, MAX_QUERY_CHARS, QueryPlan, acronym_expansions, check_k, detect_intent,
+from .query import (MAX_K, MAX_QUERY_CHARS, QueryPlan, acronym_expansions, apply_repairs, check_k, detect_intent,
                     expand_acronyms, normalize_query, plan_query)
 from .rows import ranges, read_rows, top_rows
 from .threads import single_thread
@@ -120,7 +120,7 @@ class Index(LoadedIndex):
         self.config = config or config_for(manifest["model"]["name"])
         self._names_in_cache: dict[int, frozenset[int]] = {}  # related: the questions each question's text names
 
-    def search(self, query: str, k: int = 10, sections=None, topics=None) -> SearchResult:
+    def search(self, query: str, k: int = 10, sections=None, topics=None, repair: bool = True) -> SearchResult:
         """Ranked section hits for a query.
 
         Args:
@@ -128,13 +128,15 @@ class Index(LoadedIndex):
             k: how many section hits to return (1–MAX_K).
             sections: keep only these section kinds (e.g. ["mistakes"]); None for all.
             topics: keep only questions with one of these topics; None for all.
+            repair: repair typos against the bank's vocabulary (False: search the words as typed).
         Returns:
             SearchResult: hits best first (each with both legs' scores), `.groups` by question,
-            and `no_close_match` when nothing in the bank answers the query.
+            `no_close_match` when nothing in the bank answers the query, and `corrected_query` when typos
+            were repaired.
         Raises:
             QueryError: blank query, k out of range, unknown section or topic.
         """
-        return self._run(query, k, sections, topics).result
+        return self._run(query, k, sections, topics, repair).result
 
     def no_match_features(self, query: str) -> np.ndarray:
         """The features the no_close_match model reads for a query (NO_MATCH_FEATURES), for calibration."""
@@ -159,12 +161,12 @@ class Index(LoadedIndex):
         """The no_close_match model: probability that the bank answers a query with these features."""
         return nomatch.probability(self.config.no_match_weights, self.config.no_match_bias, features)
 
-    def plan(self, text: str) -> QueryPlan:
+    def plan(self, text: str, repair: bool = True) -> QueryPlan:
         """Step 1: the QueryPlan of a normalized query."""
         return plan_query(text, self.analyzer, self.lex_sections, self.lex_titles, self.acronyms, self.embed_query,
-                          self.config.repair_dense, self.name_phrases if self.config.w_named else None)
+                          self.config.repair_dense, self.name_phrases if self.config.w_named else None, repair)
 
-    def _run(self, query, k, sections, topics) -> Outcome:
+    def _run(self, query, k, sections, topics, repair: bool = True) -> Outcome:
         text = normalize_query(query)
         check_k(k)
         sections, topics = self.check_filters(sections, topics)
@@ -172,10 +174,11 @@ class Index(LoadedIndex):
             allowed = self.allowed_rows(sections, topics)
             if allowed is not None and len(allowed) == 0:
                 return Outcome(SearchResult(text, [], True, detect_intent(text)[0]), nomatch.empty())
-            plan = self.plan(text)
+            plan = self.plan(text, repair)
             candidates, evidence, fused = self._score(plan, k, allowed)
             if fused is None:
-                return Outcome(SearchResult(text, [], True, plan.intent, plan.corrected), nomatch.empty())
+                return Outcome(SearchResult(text, [], True, plan.intent, plan.corrected, self._typed_weights(plan)),
+                               nomatch.empty())
             hits = self._hits(plan, candidates, evidence, fused, k)
             background = float((self.background @ plan.vector).max()) if len(self.background) else 0.0
             features = nomatch.features(max(float(fused.best_cos.max()), float(evidence.title_cos.max())),
@@ -183,7 +186,8 @@ class Index(LoadedIndex):
                                         fused.question_score, plan.stems, (self.lex_sections, self.lex_titles),
                                         background)
         no_match = bool(self.answer_probability(features) < self.config.no_match_threshold)
-        return Outcome(SearchResult(text, hits, no_match, plan.intent, plan.corrected), features)
+        return Outcome(SearchResult(text, hits, no_match, plan.intent, plan.corrected, self._typed_weights(plan)),
+                       features)
 
     def _score(self, plan: QueryPlan, k: int, allowed: np.ndarray | None):
         """Steps 3–5: (candidates, evidence, fused), or (candidates, None, None) when no leg found anything."""
@@ -284,16 +288,26 @@ class Index(LoadedIndex):
         counts = self._chunk_start[cand_q + 1] - self._chunk_start[cand_q]
         chunks = self._chunk_order[ranges(self._chunk_start[cand_q], self._chunk_start[cand_q + 1])]
         starts = np.cumsum(counts) - counts  # each candidate's run of `chunks` (every question has a section)
-        n_docs = self.lex_sections.num_docs + self.lex_titles.num_docs
+        weights = self._weights(distinct)
         total = 0.0
         for stem in distinct:
-            weight = lexical.idf(self.lex_sections.document_frequency(stem) + self.lex_titles.document_frequency(stem),
-                                 n_docs)
+            weight = weights[stem]
             total += weight
             held = np.logical_or.reduceat(self.lex_sections.holds(stem, chunks), starts) \
                 | self.lex_titles.holds(stem, cand_q)
             covered += weight * held
         return covered / total
+
+    def _weights(self, stems: list[str]) -> dict[str, float]:
+        """{stem: idf over the sections and the title fields} for each distinct stem: how distinctive it is."""
+        n_docs = self.lex_sections.num_docs + self.lex_titles.num_docs
+        return {stem: lexical.idf(self.lex_sections.document_frequency(stem)
+                                  + self.lex_titles.document_frequency(stem), n_docs) for stem in dict.fromkeys(stems)}
+
+    def _typed_weights(self, plan: QueryPlan) -> dict[str, float]:
+        """`_weights` of the words the user typed (typos repaired, without the section-intent phrase and without
+        the spelled-out acronyms the search added): SearchResult.terms."""
+        return self._weights(self.analyzer.tokens(apply_repairs(detect_intent(plan.text)[1], plan.corrected)))
 
     def _hits(self, plan: QueryPlan, cand: Candidates, evidence: Evidence, fused: Fused, k: int) -> list[Hit]:
         """Step 6: the k best sections, best first (ties: lower row first)."""

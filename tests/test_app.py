@@ -17,8 +17,10 @@ from index import open_index, store
 from ui.page import PAGE_STYLE_HTML
 from index.model import Question, Section
 from ui import revision, topicmap
-from ui.card_links import EXPANDED
-from ui.render import CARD_SEPARATOR, Card, card_markdown, escape_md, example_queries, highlight, why_matched
+from ui.card_links import EXPANDED, SHOWN_TOPICS
+from ui.navigation import TYPED
+from ui.render import (CARD_SEPARATOR, LOOSE_HEADING, Card, card_markdown, corrected_markdown, escape_md,
+                       example_queries, highlight, loose_markdown, topic_links_markdown, why_matched)
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SCRIPT = "<script>alert(1)</script>"
@@ -104,8 +106,11 @@ def test_empty_state_shows_bank_size_topics_and_clickable_examples(app):
     at = app().run()
     assert not at.exception
     assert "**3 questions**" in texts(at)
-    assert {b.label for b in at.button if b.key and b.key.startswith("empty-topic-")} == \
-        {"evaluation", "fundamentals", "unsupervised"}
+    # the topics are links (they look like links and Tab reaches them); following one browses it (ui.card_links)
+    assert any(m.value == "Browse a topic: [evaluation](#topic-evaluation) · [fundamentals](#topic-fundamentals) · "
+                          "[unsupervised](#topic-unsupervised)" for m in at.markdown)
+    assert at.session_state[SHOWN_TOPICS] == ["evaluation", "fundamentals", "unsupervised"]
+    assert not [b for b in at.button if b.key and "topic" in b.key]
     example = next(b for b in at.button if b.key == "example-0")
     example.click().run()
     assert at.text_input(key="q").value == example.label.replace("\\", "")
@@ -163,8 +168,28 @@ def test_open_question_shows_related_and_a_click_updates_the_url(app):
     assert at.query_params["open"] == [target] or at.query_params["open"] == target
     idx = open_index(app.index_dir, check_stale=False, embedder=FakeEmbedder())
     assert any(m.value == "### " + escape_md(idx.question(target).title) for m in at.markdown)
+    # Back returns to the question the related one was opened from, then to the search
+    assert at.button(key="back").label == "Back to " + escape_md("What does ROC AUC measure?")
+    at.button(key="back").click().run()
+    assert at.query_params["open"] in (["roc-auc"], "roc-auc")
+    assert any(m.value == "### " + escape_md("What does ROC AUC measure?") for m in at.markdown)
+    assert at.button(key="back").label == "Back"
     at.button(key="back").click().run()
     assert "open" not in at.query_params
+
+
+def test_back_follows_a_chain_of_related_questions(app):
+    at = app(open="roc-auc").run()
+    first = next(b for b in at.button if b.key and b.key.startswith("related-")).key.removeprefix("related-")
+    at.button(key=f"related-{first}").click().run()
+    second = next(b for b in at.button if b.key and b.key.startswith("related-") and b.key != "related-roc-auc")
+    second = second.key.removeprefix("related-")
+    at.button(key=f"related-{second}").click().run()
+    opened = []
+    for _ in range(3):
+        at.button(key="back").click().run()
+        opened.append(at.query_params.get("open"))
+    assert [o[0] if isinstance(o, list) else o for o in opened] == [first, "roc-auc", None]
 
 
 def test_unknown_open_id_is_a_warning_not_a_crash(app):
@@ -181,14 +206,46 @@ def test_no_close_match_says_so_and_offers_nearest_topics(app):
     at = search(app().run(), "qwxz vbnm plok")
     assert not at.exception
     assert any(w.value.startswith("Nothing in the bank answers") for w in at.warning)
-    topic_buttons = [b for b in at.button if b.key and b.key.startswith("near-")]
-    assert topic_buttons
-    topic_buttons[0].click().run()
-    assert at.session_state["view"] == "Browse"
+    links = next(m.value for m in at.markdown if m.value.startswith("Browse the nearest topics: "))
+    topic = at.session_state[SHOWN_TOPICS][0]
+    assert f"[{topic}](#topic-{topic})" in links
+    at.session_state["view"], at.session_state["topic"] = "Browse", [topic]  # what following the link sets
+    at.run()
     # Browse follows the Topics filter, which now holds that topic
-    assert at.multiselect(key="topic").value == [topic_buttons[0].label]
+    assert at.multiselect(key="topic").value == [topic]
     browsed = {b.key.split("-")[1] for b in at.button if b.key and b.key.startswith("browse-")}
-    assert browsed == {topic_buttons[0].label}
+    assert browsed == {topic}
+
+
+def test_a_repaired_query_says_so_and_can_be_searched_as_typed(app):
+    at = search(app().run(), "what is regularizaton")
+    assert not at.exception
+    line = [m.value for m in at.markdown if m.value.startswith("Showing results for")]
+    assert line == [corrected_markdown("what is regularization", "what is regularizaton")]
+    assert "**what is regularization** · Search instead for [what is regularizaton](#typed-what%20is%20regularizaton)" \
+        in line[0]
+    at.session_state[TYPED] = "what is regularizaton"  # what following "search instead" sets
+    at.run()
+    assert not [m for m in at.markdown if m.value.startswith("Showing results for")]
+    # the words as typed are searched: here nothing in the bank holds "regularizaton", and the page says so
+    assert any("what is regularizaton" in w.value for w in at.warning) and not card_titles(at)
+    search(at, "what is regularizaton now")  # another query repairs again
+    assert [m for m in at.markdown if m.value.startswith("Showing results for")]
+
+
+def test_cards_show_the_matching_passage_and_set_apart_the_loosely_related(app):
+    at = search(app().run(), "AUC churn customer")
+    assert not at.exception
+    assert card_titles(at) == [escape_md("What does ROC AUC measure?")]
+    loose = [m.value for m in at.markdown if m.value.startswith("---\n\n:gray[")]
+    assert len(loose) == 1 and escape_md(LOOSE_HEADING) in loose[0]
+    assert "(#open-k-means)" in loose[0] and "(#open-regularization)" in loose[0]
+    assert any(c.value.startswith("1 question and 2 loosely related, answered in") for c in at.caption)
+    card = cards(at)[0]
+    # it opens on the Short answer (no churn, no customer); the Example holds them
+    assert ":blue-badge[:material/bookmark: Short answer]" in card
+    assert ":violet-badge[:material/format_quote: Matching passage, Example]" in card
+    assert "> A :orange-background[churn] model" in card and ":orange-background[customer]" in card
 
 
 def test_missing_index_gets_built_with_a_progress_bar(app, tmp_path, monkeypatch):
@@ -320,6 +377,21 @@ def test_card_markdown_escapes_everything_and_links_open_and_more():
     assert opened.endswith("**Example**  \n\\<i\\>e\\<\\/i\\> :orange-background[auc]")
     odd = card_markdown(Card("x)(y z", "T", "H", "t", frozenset(), "w", ()), expanded=False)
     assert "(#open-x%29%28y%20z)" in odd and "#more-" not in odd, "the id cannot end the link early"
+
+
+def test_passage_loose_corrected_and_topic_markdown_escape_what_they_show():
+    card = Card(question_id="q", title="T", heading="Short answer", text="t", terms=frozenset(), why="w",
+                others=(), passage=("Explanation", "In *cancer* screening <b>x</b>", frozenset({"cancer"})))
+    md = card_markdown(card, expanded=False)
+    assert ":violet-badge[:material/format_quote: Matching passage, Explanation]\n\n> In \\*:orange-background" \
+           "[cancer]\\* screening \\<b\\>x\\<\\/b\\>" in md
+    assert md.index("Matching passage") < md.index(":gray[:small[w]]")
+    loose = loose_markdown([Card("a)b", "<i>T</i>", "H", "t", frozenset(), "Why: 0.08", ())])
+    assert loose.startswith("---\n\n:gray[") and "- :small[[\\<i\\>T\\<\\/i\\>](#open-a%29b)]" in loose
+    assert "\\<i\\>" in loose and "<i>" not in loose
+    assert corrected_markdown("a *b*", "a [c](d)") == \
+        "Showing results for **a \\*b\\*** · Search instead for [a \\[c\\]\\(d\\)](#typed-a%20%5Bc%5D%28d%29)"
+    assert topic_links_markdown(["a b", "<x>"]) == "[a b](#topic-a%20b) · [\\<x\\>](#topic-%3Cx%3E)"
 
 
 def test_why_matched_names_words_and_meaning():

@@ -121,7 +121,8 @@ def test_type_a_query_and_the_answer_appears_as_you_type(server, page):
     box = page.locator(SEARCH_BOX)
     box.wait_for(timeout=60_000)
     page.wait_for_function(f"document.activeElement === document.querySelector('{SEARCH_BOX}')", timeout=30_000)
-    page.get_by_text("16 questions", exact=False).first.wait_for(timeout=60_000)  # the empty state, once loaded
+    # the empty state, once loaded (the sidebar's "About this server" says it too, folded away)
+    page.locator('[data-testid="stMain"]').get_by_text("16 questions", exact=False).first.wait_for(timeout=60_000)
     page.screenshot(path=ARTIFACTS / "01-empty-state.png", full_page=True)
 
     # Typed, never Enter: the answer must come from the debounced as-you-type commit.
@@ -475,3 +476,95 @@ def test_topic_map_labels_are_short_titles_apart_from_each_other_and_the_legend(
     assert fills and fills <= {c.upper() for c in PALETTE}, "colours from the colour-blind-safe palette"
     assert len(fills) >= 6, "one colour per topic"
     page.screenshot(path=ARTIFACTS / "12-topic-map-labels.png", full_page=True)
+
+
+NEWCOMER_QUERY = "precison recall tradeoff for cancer screening"  # a typo, a passage elsewhere, loose questions
+
+
+def _open_page(page, url: str, open_id: str):
+    page.goto(f"{url}/?open={open_id}")
+    page.get_by_text("Related questions").wait_for(timeout=60_000)
+
+
+def test_back_from_a_related_question_returns_to_the_question_it_came_from(server, page):
+    url, _ = server
+    _open_page(page, url, "feature-leakage")
+    related = page.locator('[class*="st-key-related-"] button').first
+    title = related.inner_text().strip().splitlines()[-1]
+    related.click()
+    page.wait_for_function("new URLSearchParams(location.search).get('open') !== 'feature-leakage'", timeout=30_000)
+    page.get_by_role("heading", name=title).wait_for(timeout=30_000)
+    back = page.locator(".st-key-back button")
+    assert "Back to " + LEAKAGE_TITLE in back.inner_text()
+    entries = page.evaluate("history.length")
+    back.click()  # the page's own Back
+    page.wait_for_function("new URLSearchParams(location.search).get('open') === 'feature-leakage'", timeout=30_000)
+    page.get_by_role("heading", name=LEAKAGE_TITLE).wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    assert page.evaluate("history.length") == entries, "the page's Back is the browser's: it adds no entry"
+    page.go_forward()  # so Forward returns to the related question
+    page.get_by_role("heading", name=title).wait_for(timeout=30_000)
+    page.go_back()
+    page.get_by_role("heading", name=LEAKAGE_TITLE).wait_for(timeout=30_000)
+    page.wait_for_timeout(2500)  # ui/page.py: for 2 s after Back, URL changes are Streamlit settling (replaced)
+
+    page.locator('[class*="st-key-related-"] button').first.click()
+    page.get_by_role("heading", name=title).wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    page.go_back()  # the browser's Back
+    page.wait_for_function("new URLSearchParams(location.search).get('open') === 'feature-leakage'", timeout=30_000)
+    page.get_by_role("heading", name=LEAKAGE_TITLE).wait_for(timeout=30_000)
+    # this page was opened by its link, not from another question: its Back goes to the search
+    page.wait_for_function("!document.querySelector('.st-key-back button').innerText.includes('Back to')",
+                           timeout=30_000)
+    page.locator(".st-key-back button").click()
+    page.wait_for_function("!new URLSearchParams(location.search).has('open')", timeout=30_000)
+
+
+def test_topics_are_links_that_look_like_links_and_work_from_the_keyboard(server, page):
+    url, _ = server
+    page.goto(url + "/")
+    link = page.get_by_role("link", name="evaluation", exact=True)
+    link.wait_for(timeout=60_000)
+    style = "(e) => { const s = getComputedStyle(e); return [s.color, s.textDecorationLine, s.cursor]; }"
+    text_colour = page.locator('[data-testid="stMain"] p').first.evaluate("(e) => getComputedStyle(e).color")
+    colour, _, _ = link.evaluate(style)
+    assert colour != text_colour, "a topic is coloured as a link, not as the text around it"
+    link.hover()
+    page.wait_for_timeout(300)
+    _, decoration, cursor = link.evaluate(style)
+    assert "underline" in decoration and cursor == "pointer"
+    page.locator(SEARCH_BOX).focus()
+    for _ in range(80):  # Tab from the search box until the topic link has focus, then Enter follows it
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.tagName === 'A' && document.activeElement.innerText === 'evaluation'"):
+            break
+    else:
+        pytest.fail("the topic link is not reachable with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_function("new URLSearchParams(location.search).get('topic') === 'evaluation'", timeout=30_000)
+    assert _query_of(page).get("view") == ["Browse"]
+    assert "#" not in page.url, "the link's anchor is not left in the URL"
+
+
+@pytest.mark.parametrize("width, scheme", [(1280, "light"), (1280, "dark"), (390, "light"), (390, "dark")])
+def test_a_repaired_query_the_matching_passage_and_the_loosely_related(server, browser, width, scheme):
+    url, _ = server
+    context = browser.new_context(viewport={"width": width, "height": 1500 if width > 500 else 2000},
+                                  color_scheme=scheme, is_mobile=width < 500, has_touch=width < 500)
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/?q={quote_plus(NEWCOMER_QUERY)}")
+        page.get_by_text("Showing results for").wait_for(timeout=60_000)
+        page.get_by_text("Matching passage, Explanation").wait_for(timeout=30_000)
+        page.get_by_text("Loosely related: far below the first result").wait_for(timeout=30_000)
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert main.index("Matching passage") < main.index("Loosely related") < main.index("What is model drift")
+        page.wait_for_timeout(1500)  # the sidebar is drawn after the results
+        page.screenshot(path=ARTIFACTS / f"20-newcomer-{width}-{scheme}.png", full_page=True)
+        if width == 1280 and scheme == "light":  # "search instead for" searches the words as typed
+            page.get_by_role("link", name=NEWCOMER_QUERY).click()
+            page.get_by_text("Showing results for").wait_for(state="detached", timeout=30_000)
+            assert _query_of(page)["q"] == [NEWCOMER_QUERY] and "#" not in page.url
+    finally:
+        context.close()

@@ -96,6 +96,7 @@ def test_a_question_added_in_the_form_is_found_by_searching_without_a_restart(se
         page.get_by_role("button", name="Save").click()
         page.get_by_text("searchable now", exact=False).wait_for(timeout=120_000)
         assert (content / "zebraquux-pooling.md").is_file()
+        page.locator('[data-testid="stSidebar"]').get_by_text("About this server").click()  # the bank's size
         page.locator('[data-testid="stSidebar"]').get_by_text("4 questions", exact=False).wait_for(timeout=30_000)
         shot(page, "editor-saved.png")
 

@@ -136,7 +136,7 @@ def test_private_progress_a_kept_sign_in_and_a_locked_bank(served, browser):
     assert rows == [("alice", 1, "app")], "only alice's own rating is recorded"
 
 
-async def _forged_session(url: str) -> list[bytes]:
+async def _forged_session(url: str, headers: dict | None = None) -> list[bytes]:
     """Open a session on `?view=Practice&learner=alice`, then send reruns whose widget values claim to be alice:
     the sign-in form submitted with her name and no passphrase, a made-up "learner" box, a rating button and the
     editor's Save (ids as Streamlit would make them for those keys). Returns each run's messages."""
@@ -145,7 +145,7 @@ async def _forged_session(url: str) -> list[bytes]:
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     ws = await websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
-                                  max_size=None)
+                                  max_size=None, additional_headers=headers)
     page_hash, ids, runs = "", {}, []
 
     async def run(widgets: list[tuple[str, str, object]]) -> bytes:
@@ -189,3 +189,18 @@ async def _forged_session(url: str) -> list[bytes]:
     finally:
         await ws.close()
     return runs
+
+
+def test_the_back_off_counts_the_address_a_local_proxy_forwards(served):
+    """Behind nginx on the same host every connection comes from 127.0.0.1; Streamlit's server (uvicorn) takes the
+    client from X-Forwarded-For for such a peer, so a wrong passphrase is counted and logged against the student's
+    own address, not the proxy's (which would let one student's typos block the class)."""
+    url, database, _ = served
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        runs = pool.submit(asyncio.run, _forged_session(url, {"X-Forwarded-For": "203.0.113.9"})).result(timeout=300)
+    assert b"Wrong name or passphrase" in runs[1] or b"Too many wrong tries" in runs[1]
+    log = database.with_name("streamlit.log").read_text(errors="replace")
+    assert "learner 'alice' from 203.0.113.9" in log
+    with sqlite3.connect(database) as conn:
+        clients = {r[0] for r in conn.execute("SELECT subject FROM sign_in_failures WHERE kind = 'client'")}
+    assert "203.0.113.9" in clients

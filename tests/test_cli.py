@@ -42,6 +42,39 @@ def test_search_readable_output(real_index):
     assert "[" in out.stdout and "meaning" in out.stdout
 
 
+def test_readable_output_lists_questions_as_the_app_does(real_index):
+    out = run("search", "--k", "20", "--index", str(real_index), "precison recall tradeoff for cancer screening")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert text.startswith("Showing results for: precision recall tradeoff for cancer screening  "
+                           "(you typed: precison recall tradeoff for cancer screening; --as-typed searches that)\n")
+    lines = text.splitlines()
+    first = lines.index(next(line for line in lines if line.startswith("1. ")))
+    assert lines[first].endswith("[precision-vs-recall]") and lines[first + 1].startswith("   Short answer · meaning")
+    assert "   Matching passage, Explanation:" in lines and "cancer screening" in text
+    also = [line for line in lines if line.startswith("   also ")]
+    assert len(also) == 4, "the question's other matching sections, a line each, under it"
+    assert text.count("[precision-vs-recall]") == 1, "one entry per question"
+    loose = lines.index("Loosely related (far below the first result):")
+    assert loose > first and any("[model-drift]" in line and "no shared words" in line for line in lines[loose:])
+    assert not any(line.startswith("2. ") for line in lines[:loose]), "nothing else above the divider"
+
+
+def test_json_names_the_repaired_query_and_the_loosely_related(real_index):
+    out = run("search", "--json", "--k", "20", "--index", str(real_index), "precison recall tradeoff for cancer screening")
+    payload = json.loads(out.stdout)
+    assert payload["corrected_query"] == "precision recall tradeoff for cancer screening"
+    assert payload["corrected"] == {"precison": "precision"}
+    loose = {r["question_id"]: r["loosely_related"] for r in payload["results"]}
+    assert loose["precision-vs-recall"] is False and loose["model-drift"] is True
+    plain = json.loads(run("search", "--json", "--index", str(real_index), "precision recall").stdout)
+    assert plain["corrected_query"] is None
+    typed = run("search", "--json", "--as-typed", "--index", str(real_index), "precison recall")
+    assert json.loads(typed.stdout)["corrected"] == {} and json.loads(typed.stdout)["corrected_query"] is None
+    piped = run("search", "--as-typed", "--index", str(real_index), stdin="precison recall\n")
+    assert json.loads(piped.stdout)["corrected_query"] is None
+
+
 def test_pipe_mode_answers_each_line_as_soon_as_it_is_read(real_index):
     proc = subprocess.Popen([sys.executable, "-m", "index", "search", "--k", "2", "--index", str(real_index)],
                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -148,3 +148,26 @@ def test_each_model_gets_the_values_fitted_for_it(fake_index):
         config = config_for(name)
         assert all(getattr(config, key) == value for key, value in values.items())
         assert len(config.no_match_weights) == len(NO_MATCH_FEATURES)
+
+
+@pytest.mark.model
+def test_a_repaired_typo_is_reported_as_the_query_searched(idx):
+    result = idx.search("what is overfitnig")
+    assert result.corrected_query == "what is overfitting"
+    assert result.hits[0].question_id == "overfitting"
+
+
+@pytest.mark.model
+def test_cancer_screening_shows_the_explanation_passage_and_sets_apart_what_shares_nothing(idx):
+    from index.results import matching_passage, split_loose
+
+    result = idx.search("precision recall tradeoff for cancer screening", k=20)
+    first = result.groups[0]
+    assert first.question_id == "precision-vs-recall" and first.hits[0].section == "short"
+    passage = matching_passage(idx, result, first)
+    assert passage is not None and passage.heading == "Explanation"
+    assert "cancer screening" in passage.text.lower() and {"cancer", "screening"} <= set(passage.terms)
+    main, loose = split_loose(result.groups[:5])
+    assert [g.question_id for g in main] == ["precision-vs-recall"]
+    drift = next(g for g in loose if g.question_id == "model-drift")
+    assert drift.hits[0].dense_score < 0.15 and not drift.hits[0].matched_terms, "the issue's 'similarity 0.08'"

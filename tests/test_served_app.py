@@ -187,3 +187,15 @@ def test_signing_out_elsewhere_ends_the_sign_in_before_a_rating_on_screen_is_rec
     assert not at.exception
     assert open_store(served.database).count_reviews("erin") == 0
     assert not practising(at) and "Sign in with your name and passphrase" in all_text(at)
+
+
+def test_a_served_page_shows_no_stack_trace_even_when_started_without_make_serve(served):
+    from streamlit import config
+
+    before = config.get_option("client.showErrorDetails")
+    try:
+        config.set_option("client.showErrorDetails", "full")  # as a bare `streamlit run` would have it
+        served().run()
+        assert config.get_option("client.showErrorDetails") == "none"
+    finally:
+        config.set_option("client.showErrorDetails", before)

@@ -7,7 +7,9 @@ Served (`make serve`, MLPREP_SERVED=1): several people over a network. Learners 
 passphrase (ui/sign_in.py, progress/auth.py); the bank is locked unless MLPREP_EDITOR_KEY is set and this session
 has typed it; MLPREP_READONLY locks it in both modes; errors show no paths, and Streamlit shows no stack traces
 (`make serve` passes --client.showErrorDetails none). MLPREP_TRUST_PROXY=1 (behind a reverse proxy that sets
-X-Forwarded-For) makes the client address, which the sign-in back-off counts failures by, the proxy's last hop.
+X-Forwarded-For) makes the client address, which the sign-in back-off counts failures by, the proxy's last hop;
+Streamlit's server (uvicorn) already does that for a proxy connecting from 127.0.0.1 (FORWARDED_ALLOW_IPS), so
+the variable is for a proxy on another host, and only when the app cannot be reached except through it.
 
 Everything is read from the environment on every call, so a test can switch it.
 """
@@ -28,6 +30,20 @@ TRUST_PROXY_ENV = "MLPREP_TRUST_PROXY"
 EDITOR_UNLOCKED = "_editor-unlocked"  # session key, set only by unlock_editor (no widget has it)
 
 log = logging.getLogger("mlprep.app")
+
+
+def _log_lines() -> None:
+    """One timestamped line per event of ours (sign-ins, errors hidden from a served page) on the server's
+    stderr, beside Streamlit's own log; once per process."""
+    ours = logging.getLogger("mlprep")
+    if not ours.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        ours.addHandler(handler)
+        ours.setLevel(logging.INFO)
+
+
+_log_lines()
 
 
 def _flag(name: str) -> bool:

@@ -7,6 +7,8 @@ filter changes, and a question opened from low on the page keeps the old scroll 
   since the box may reach the page after the script);
 - gives a new search, a filter, a view or a question its own history entry, while typing on replaces the entry
   (no half-typed `?q=gradient+` entries) and an unchanged URL adds none; Back and Forward are left to Streamlit;
+- turns a move to the URL of the entry just before this one (the question page's own Back, returning to the
+  question it came from) into the browser's Back, so that the two Backs walk the same history;
 - scrolls to the top when a question opens, so its title is on screen (again over two seconds while it is drawn,
   unless the user scrolls first).
 
@@ -44,7 +46,14 @@ PAGE_SCRIPT = f"""<script>
 
   const push = history.pushState.bind(history), replace = history.replaceState.bind(history);
   let navigatedAt = 0, queryAt = 0;
-  window.addEventListener('popstate', () => {{ navigatedAt = Date.now(); queryAt = 0; }});
+  // this tab's entries since the page loaded (their URLs) and which one is shown
+  let entries = [location.href], at = 0;
+  window.addEventListener('popstate', () => {{
+    navigatedAt = Date.now(); queryAt = 0;
+    if (entries[at - 1] === location.href) at -= 1;
+    else if (entries[at + 1] === location.href) at += 1;
+    else {{ entries = [location.href]; at = 0; }}
+  }});
   // The question is drawn some time after its URL is set (longer on a busy server): scroll again a few times
   // over two seconds, unless the user scrolls or types first.
   const toTop = () => {{
@@ -63,7 +72,10 @@ PAGE_SCRIPT = f"""<script>
     if (url === undefined || url === null) return asked(state, title, url);
     const next = new URL(url, location.href);
     if (next.href === location.href) return;
-    if (Date.now() - navigatedAt < 2000) return replace(state, title, url);  // Streamlit settling after Back
+    if (Date.now() - navigatedAt < 2000) {{  // Streamlit settling after Back
+      entries[at] = next.href;
+      return replace(state, title, url);
+    }}
     const was = new URLSearchParams(location.search), now = next.searchParams;
     const keys = [...new Set([...was.keys(), ...now.keys()])];
     const changed = keys.filter((k) => was.getAll(k).join('\\n') !== now.getAll(k).join('\\n'));
@@ -72,7 +84,12 @@ PAGE_SCRIPT = f"""<script>
       add = Date.now() - queryAt > {SETTLED_MS};
       queryAt = Date.now();
     }}
+    if (add && at > 0 && entries[at - 1] === next.href) {{
+      history.back();  // the same place as the entry before: go back to it rather than add a copy
+      return;
+    }}
     (add ? push : replace)(state, title, url);
+    if (add) {{ entries = entries.slice(0, at + 1).concat([next.href]); at += 1; }} else entries[at] = next.href;
     if (changed.includes('open') && now.get('open')) toTop();
   }};
   history.pushState = (state, title, url) => route(state, title, url, push);

@@ -63,7 +63,10 @@ def why_matched(hit) -> str:
 
 OPEN_ANCHOR = "open-"  # a card's "open this question" link is #open-<question id>
 MORE_ANCHOR = "more-"  # and its "other sections" link #more-<question id>
+TYPED_ANCHOR = "typed-"  # "search instead for <as typed>" is #typed-<query>
+TOPIC_ANCHOR = "topic-"  # a topic's link (browse it) is #topic-<topic>
 CARD_SEPARATOR = "\n\n---\n\n"
+LOOSE_HEADING = "Loosely related: far below the first result"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class Card:
     terms: frozenset[str]
     why: str
     others: tuple[tuple[str, str], ...]  # (heading, text) of the question's other sections
+    passage: tuple[str, str, frozenset[str]] | None = None  # (heading, excerpt, words): where the query's
+    # distinctive words are, when the section shown lacks them (index.results.matching_passage)
 
 
 def card_markdown(card: Card, expanded: bool) -> str:
@@ -88,8 +93,12 @@ def card_markdown(card: Card, expanded: bool) -> str:
             else "The other sections: " + ", ".join(heading for heading, _ in card.others))
     parts = [f"#### {escape_md(card.title)}",
              f":blue-badge[:material/bookmark: {escape_md(card.heading)}]",
-             highlight(card.text, card.terms),
-             f":gray[:small[{escape_md(card.why)}]]",
+             highlight(card.text, card.terms)]
+    if card.passage is not None:
+        heading, text, words = card.passage
+        parts += [f":violet-badge[:material/format_quote: Matching passage, {escape_md(heading)}]",
+                  "> " + highlight(text, words).replace("\n", "\n> ")]
+    parts += [f":gray[:small[{escape_md(card.why)}]]",
              f"[:material/open_in_full: Open this question and related ones](#{OPEN_ANCHOR}{qid})"
              + (f" · [{escape_md(more)}](#{MORE_ANCHOR}{qid})" if card.others else "")]
     if expanded:
@@ -101,6 +110,26 @@ def cards_markdown(cards, expanded=frozenset()) -> str:
     """Every result card as one Markdown block, separated by rules; cards whose id is in `expanded` show their
     other sections."""
     return CARD_SEPARATOR.join(card_markdown(card, card.question_id in expanded) for card in cards)
+
+
+def loose_markdown(cards) -> str:
+    """The loosely related questions, set apart under a rule and quieter than the cards: each its title as a link
+    that opens it and, in small grey, why it matched (no section text)."""
+    lines = [f"- :small[[{escape_md(card.title)}](#{OPEN_ANCHOR}{quote(card.question_id, safe='')})]  \n"
+             f"  :gray[:small[{escape_md(card.why)}]]" for card in cards]
+    return "---\n\n" + f":gray[{escape_md(LOOSE_HEADING)}]\n\n" + "\n".join(lines)
+
+
+def topic_links_markdown(topics) -> str:
+    """Each topic as a link that browses it (#topic-<topic>), separated by middle dots."""
+    return " · ".join(f"[{escape_md(topic)}](#{TOPIC_ANCHOR}{quote(topic, safe='')})" for topic in topics)
+
+
+def corrected_markdown(corrected: str, typed: str) -> str:
+    """The line a repaired query gets: "Showing results for **overfitting** · Search instead for [overfitnig]",
+    the second part a link (#typed-<query>) that searches the words as typed."""
+    return (f"Showing results for **{escape_md(corrected)}** · Search instead for "
+            f"[{escape_md(typed)}](#{TYPED_ANCHOR}{quote(typed, safe='')})")
 
 
 _TEMPLATES = ("what is {}", "example of {}", "common mistakes with {}", "{} in production")

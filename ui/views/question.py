@@ -8,7 +8,7 @@ import streamlit as st
 
 from index import SearchToolError, UnknownQuestion
 
-from ..navigation import close_question, open_question
+from ..navigation import back_target, close_question, go_back, open_question, open_related
 from ..render import escape_md
 from .answer_check import answer_box
 from .editor import edit_button
@@ -31,7 +31,13 @@ def question_page(idx, question_id: str) -> None:
         st.warning(escape_md(str(exc)))
         st.button("Back", on_click=close_question, icon=":material/arrow_back:")
         return
-    st.button("Back", on_click=close_question, icon=":material/arrow_back:", key="back")
+    back = "Back"
+    if (came_from := back_target()) is not None:
+        try:
+            back = f"Back to {escape_md(idx.question(came_from).title)}"
+        except UnknownQuestion:  # gone from the bank since: Back still goes to the search
+            pass
+    st.button(back, on_click=go_back, icon=":material/arrow_back:", key="back")
     edit_button(question.id)
     st.markdown(f"### {escape_md(question.title)}")
     if question.topics:
@@ -45,5 +51,5 @@ def question_page(idx, question_id: str) -> None:
     st.divider()
     st.markdown("**Related questions**")
     for rel in idx.related(question.id, k=3):
-        st.button(escape_md(rel.question), key=f"related-{rel.question_id}", on_click=open_question,
+        st.button(escape_md(rel.question), key=f"related-{rel.question_id}", on_click=open_related,
                   args=(rel.question_id,), icon=":material/arrow_forward:")

@@ -1,8 +1,10 @@
 """The Search view: the empty state, one card per matching question, and the no-close-match page.
 
 Typing reruns this view, so what it sends on every query is kept small: the caption and every card in ONE Markdown
-block, with no widget of its own. A card's "Open this question" and "The other sections" are links, turned into
-actions without a page load by `ui.card_links` (mounted once per whole-page run, outside the fragment).
+block, with no widget of its own (plus, when they apply, a "Showing results for …" line above and the loosely
+related questions in a second, quieter block under a rule: `index.results`). A card's "Open this question" and "The
+other sections", "search instead for …" and the topics are links, turned into actions without a page load by
+`ui.card_links` (mounted once per whole-page run, outside the fragment).
 """
 
 from __future__ import annotations
@@ -12,20 +14,22 @@ import time
 import streamlit as st
 
 from index import QueryError
+from index.results import matching_passage, split_loose
 
-from ..card_links import expanded_cards
-from ..navigation import browse_topic, clear_filters, open_question, set_query
-from ..render import Card, cards_markdown, escape_md, example_queries, nearest_topics, why_matched
+from ..card_links import expanded_cards, topic_links
+from ..navigation import clear_filters, open_question, repair_typos, set_query
+from ..render import (Card, cards_markdown, corrected_markdown, escape_md, example_queries, loose_markdown,
+                      nearest_topics, why_matched)
 from ..resources import search_timings
 
 MAX_GROUPS = 5  # questions shown per search
 SEARCH_K = 20  # section hits asked for, grouped into questions
 
 
-def run_search(idx, query: str, sections, topics):
+def run_search(idx, query: str, sections, topics, repair: bool = True):
     """The search result and its server-side seconds (also kept for the sidebar's figures)."""
     started = time.perf_counter()
-    result = idx.search(query, k=SEARCH_K, sections=sections or None, topics=topics or None)
+    result = idx.search(query, k=SEARCH_K, sections=sections or None, topics=topics or None, repair=repair)
     took = time.perf_counter() - started
     search_timings().append(took)
     return result, took
@@ -52,11 +56,7 @@ def empty_state(idx) -> None:
     for i, example in enumerate(example_queries(idx.questions)):
         cols[i % 2].button(escape_md(example), key=f"example-{i}", on_click=set_query, args=(example,),
                            icon=":material/search:", width="stretch")
-    st.caption("Topics:")
-    topic_cols = st.columns(4)
-    for i, topic in enumerate(idx.topics):
-        topic_cols[i % 4].button(escape_md(topic), key=f"empty-topic-{topic}", on_click=browse_topic,
-                                 args=(topic,), type="tertiary")
+    st.markdown("Browse a topic: " + topic_links(idx.topics))
 
 
 def search_view(idx, query: str, sections, topics) -> None:
@@ -64,7 +64,7 @@ def search_view(idx, query: str, sections, topics) -> None:
         empty_state(idx)
         return
     try:
-        result, took = run_search(idx, query, sections, topics)
+        result, took = run_search(idx, query, sections, topics, repair_typos(query))
     except QueryError as exc:
         st.info(escape_md(str(exc)))
         return
@@ -75,24 +75,28 @@ def search_view(idx, query: str, sections, topics) -> None:
     if outside is not None:
         no_close_match(idx, result, filtered=True, outside=outside)
         return
-    notes = []
-    if result.corrected:
-        notes.append("searched for " + ", ".join(f"“{escape_md(v)}” (you typed “{escape_md(k)}”)"
-                                                 for k, v in result.corrected.items()))
-    if result.section_intent:
-        notes.append(f"showing {escape_md(idx.sections[result.section_intent].lower())} first")
-    groups = result.groups[:MAX_GROUPS]
-    st.caption(f"{len(groups)} question{'s' if len(groups) != 1 else ''}, answered in {took * 1000:.0f} ms"
-               + ("; " + "; ".join(notes) if notes else ""))
-    st.markdown(cards_markdown([result_card(idx, group) for group in groups], expanded_cards()))
+    if result.corrected_query:
+        st.markdown(corrected_markdown(result.corrected_query, result.query))
+    groups, loose = split_loose(result.groups[:MAX_GROUPS])
+    note = f"; showing {escape_md(idx.sections[result.section_intent].lower())} first" if result.section_intent else ""
+    also = f" and {len(loose)} loosely related" if loose else ""
+    st.caption(f"{len(groups)} question{'s' if len(groups) != 1 else ''}{also}, answered in {took * 1000:.0f} ms"
+               + note)
+    st.markdown(cards_markdown([result_card(idx, result, group) for group in groups], expanded_cards()))
+    if loose:
+        st.markdown(loose_markdown([result_card(idx, result, group, passage=False) for group in loose]))
 
 
-def result_card(idx, group) -> Card:
+def result_card(idx, result, group, passage: bool = True) -> Card:
+    """A question's card: its best section, the query's words, why it matched, its other sections and, with
+    `passage`, the sentence elsewhere that holds the query's distinctive words (index.results.matching_passage)."""
     best = group.hits[0]
     question = idx.question(group.question_id)
+    found = matching_passage(idx, result, group) if passage else None
     return Card(question_id=group.question_id, title=group.question, heading=best.heading, text=best.text,
                 terms=frozenset(t for hit in group.hits for t in hit.matched_terms), why=why_matched(best),
-                others=tuple((s.heading, s.text) for s in question.sections if s.key != best.section))
+                others=tuple((s.heading, s.text) for s in question.sections if s.key != best.section),
+                passage=None if found is None else (found.heading, found.text, frozenset(found.terms)))
 
 
 def no_close_match(idx, result, filtered: bool, outside=None) -> None:
@@ -106,11 +110,7 @@ def no_close_match(idx, result, filtered: bool, outside=None) -> None:
                        args=(outside.question_id,), icon=":material/open_in_full:")
         cols[1].button("Search without the filters", key="clear-filters", on_click=clear_filters,
                        icon=":material/filter_alt_off:")
-    topics = nearest_topics(result) or idx.topics[:4]
-    cols = st.columns(max(1, len(topics)))
-    for col, topic in zip(cols, topics):
-        col.button(escape_md(topic), key=f"near-{topic}", on_click=browse_topic, args=(topic,),
-                   icon=":material/folder_open:")
+    st.markdown("Browse the nearest topics: " + topic_links(nearest_topics(result) or idx.topics[:4]))
     if result.groups:
         with st.expander("Closest questions anyway (weak matches)"):
             for group in result.groups[:MAX_GROUPS]:
