@@ -147,6 +147,8 @@ def forecast(question_ids: Iterable[str], cards: Mapping[str, CardState], now: d
             quota = len(pending) if day >= window_first else math.ceil(len(pending) / (window_first - day).days)
         todays, used, fresh = [], 0, 0
         for q in due + looks + pending[:quota]:
+            if capacity is not None and used >= capacity:
+                break  # the day is full: the rest waits (a review takes at least one step)
             card, steps, at = sim.get(q), 0, start
             if card is not None:
                 at = max(card.due, start) if q in due else start
