@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.requirements.stamp
 INDEX  ?= build/index
 PORT   ?= 8501
+ADDRESS ?= 127.0.0.1
 PYTEST_ARGS ?=
 
 .PHONY: run test index venv eval bench bench-venv clean
@@ -25,11 +26,12 @@ index: venv
 
 # Broken content does not stop the app: ingest prints the errors, and the app shows them too while the last good
 # index keeps serving. No file watcher: it watches this whole tree, .venv included (inotify overflows), and delayed
-# the first answer by about 4-5 s on average here.
+# the first answer by about 4-5 s on average here. Loopback only unless ADDRESS says otherwise (which also spares
+# Streamlit's external-IP lookup and its warning); Streamlit logs warnings and errors only.
 run: venv
 	@$(BIN)/python -m ingest --index $(INDEX) || echo "make run: ingest failed (above); the app shows the errors and serves the last good index"
-	MLPREP_INDEX=$(INDEX) $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false \
-		--server.fileWatcherType none --client.toolbarMode viewer
+	MLPREP_INDEX=$(INDEX) $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) --server.headless true --browser.gatherUsageStats false \
+		--server.fileWatcherType none --client.toolbarMode viewer --logger.level warning
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
