@@ -98,6 +98,14 @@ def _weights_sha256(folder: Path) -> str:
     raise ModelError(f"no weights ({' or '.join(WEIGHT_FILES)}) in model folder {folder}")
 
 
+def quiet_transformers() -> None:
+    """No "Loading weights" bars or notices from transformers in the build's or the app's output."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
 class SentenceTransformerEmbedder:
     """The reference embedder (sentence-transformers on torch)."""
 
@@ -106,6 +114,7 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
         except ImportError:
             raise ModelError("sentence-transformers is not installed: run `pip install -r requirements.txt`") from None
+        quiet_transformers()
         self.source = source
         self.model = SentenceTransformer(str(source.path), device="cpu")
         self.dimension = int(self.model.get_embedding_dimension()

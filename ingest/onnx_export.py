@@ -26,7 +26,7 @@ import numpy as np
 
 from index.atomic import fsync_tree, publish_dir
 from index.embed import (ONNX_FLOAT, ONNX_QUERY, ONNX_RECORD, ONNX_TOKENIZER, ModelSource, OnnxEmbedder,
-                         onnx_cache_folder, pooling_is_mean)
+                         onnx_cache_folder, pooling_is_mean, quiet_transformers)
 from index.errors import ModelError
 from index.store import sha256_file
 
@@ -178,10 +178,8 @@ def export_float(model_dir: Path, target: Path) -> None:
 
     import torch
     from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
 
-    transformers_logging.set_verbosity_error()  # no "Loading weights" bar or notices in the build's output
-    transformers_logging.disable_progress_bar()
+    quiet_transformers()
 
     model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
