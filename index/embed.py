@@ -6,8 +6,8 @@ Two ways to turn text into vectors, giving the same numbers (a test holds them t
   that cannot be exported to ONNX.
 * `OnnxEmbedder` — the same weights exported to ONNX once per model per machine into the model cache
   (`onnx_cache_folder`, made by ingest/onnx_export.py), run with onnxruntime + tokenizers + mean pooling; starts in
-  well under a second. Ingest embeds the bank with the float export; queries use the cache's query model (an 8-bit
-  version when it keeps the rankings, see docs/models.md), both named with their SHA-256 in the index's manifest.
+  well under a second. Ingest embeds the bank and queries are embedded with the float export, named with its
+  SHA-256 in the index's manifest (an 8-bit query model was measured and not kept: docs/models.md).
 
 Two models ship as pip packages, and their weights are checked against the official release's
 SHA-256 every time they are resolved (`resolve_model`), before they are trusted:
@@ -231,7 +231,6 @@ def pad_token_id(tokenizer) -> int:
 # ------------------------------------------------------------------ the ONNX files in the model cache
 ONNX_FLOAT = "model.onnx"  # the float export: ingest embeds the bank with it
 ONNX_TOKENIZER = "tokenizer.json"
-ONNX_QUERY = "query-int8.onnx"  # the 8-bit query model, when one keeps the rankings (ingest/onnx_export.py)
 ONNX_RECORD = "files.json"  # {"files": {name: sha256}, "query_model": name}: written last, so it marks a whole folder
 _CACHE_KEY = re.compile(r"[0-9a-f]{16}")
 
@@ -245,7 +244,7 @@ def valid_onnx_entry(entry) -> bool:
     """True when a manifest's model.onnx entry has the cache form: a 16-hex-digit key and known file names."""
     return (isinstance(entry, dict) and isinstance(entry.get("cache"), str)
             and bool(_CACHE_KEY.fullmatch(entry["cache"])) and isinstance(entry.get("files"), dict)
-            and set(entry["files"]) <= {ONNX_FLOAT, ONNX_TOKENIZER, ONNX_QUERY}
+            and set(entry["files"]) <= {ONNX_FLOAT, ONNX_TOKENIZER}
             and entry.get("query_model") in entry["files"] and ONNX_TOKENIZER in entry["files"])
 
 

@@ -3,15 +3,15 @@ queries nor ingest need torch afterwards.
 
 The files live in `index.embed.onnx_cache_folder(weights sha256)` (<model cache>/onnx/<sha256[:16]>/):
 
-* model.onnx — the float export, checked against the weights it came from; ingest embeds the bank with it;
+* model.onnx — the float export, checked against the weights it came from; ingest embeds the bank with it and the
+  queries are embedded with it;
 * tokenizer.json — the model's tokenizer;
-* query-int8.onnx — the query model: the float graph with 8-bit weights (`quantize_weights`), made when it keeps
-  the queries' vectors within QUERY_MIN_COSINE of float's on CHECK_TEXTS; otherwise the queries use model.onnx;
 * files.json — every file's SHA-256 and which file serves queries, written last.
 
 An index's manifest names the folder by that key and each file by its SHA-256 (index/embed.py checks them before
 loading); nothing is copied into index folders. sentence-transformers stays the reference: tests hold the float
-export to it (cosine > 0.9999) and the query model to the float export on every evaluation query (docs/models.md).
+export to it (cosine > 0.9999). An 8-bit query model (`quantize_weights`) was measured against issue 20's bar and not
+kept: it moves the first question on 4–6 of 1,010 evaluation queries (docs/models.md), so the float export serves.
 """
 
 from __future__ import annotations
@@ -25,23 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from index.atomic import fsync_tree, publish_dir
-from index.embed import (ONNX_FLOAT, ONNX_QUERY, ONNX_RECORD, ONNX_TOKENIZER, ModelSource, OnnxEmbedder,
-                         onnx_cache_folder, pooling_is_mean, quiet_transformers)
+from index.embed import (ONNX_FLOAT, ONNX_RECORD, ONNX_TOKENIZER, ModelSource, onnx_cache_folder, pooling_is_mean,
+                         quiet_transformers)
 from index.errors import ModelError
 from index.store import sha256_file
 
 CHECK_TEXT = "One text of a length the export was not traced with: gradient boosting fits each tree to residuals."
 EXPORT_MIN_COSINE = 0.9999
-# The query model is kept for a machine only if it reproduces float's vectors on these texts (a one-off guard against
-# a CPU whose 8-bit kernels misbehave); tests/test_onnx.py holds it to the evaluation queries' bar.
-CHECK_TEXTS = ("leakage", "how do I detect feature leakage before it reaches production",
-               "precision vs recall for cancer screening", "why does my validation loss go up while training loss falls",
-               "draw the dividing line so that the empty street between the two groups is as broad as it can be",
-               CHECK_TEXT)
-QUERY_MIN_COSINE = 0.995
-QUERY_BLOCK = 32  # 8-bit weights with one scale per 32 values of a column
-
-
 def ensure_onnx(source: ModelSource, cache: Path | None = None, status=None) -> dict | None:
     """The model's ONNX files in the model cache (made the first time: this needs torch, once per model per machine)
     as the manifest's model.onnx entry; None if the model cannot be served that way (its pooling is not mean
@@ -77,14 +67,8 @@ def ensure_onnx(source: ModelSource, cache: Path | None = None, status=None) -> 
         try:
             export_float(source.path, tmp / ONNX_FLOAT)
             shutil.copyfile(source.path / ONNX_TOKENIZER, tmp / ONNX_TOKENIZER)
-            query = ONNX_FLOAT
-            quantize_weights(tmp / ONNX_FLOAT, tmp / ONNX_QUERY, QUERY_BLOCK)
-            if _query_model_holds(tmp, ONNX_QUERY):
-                query = ONNX_QUERY
-            else:
-                (tmp / ONNX_QUERY).unlink()
-            files = {name: sha256_file(tmp / name) for name in sorted(p.name for p in tmp.iterdir())}
-            (tmp / ONNX_RECORD).write_text(json.dumps({"files": files, "query_model": query}, indent=1) + "\n")
+            files = {name: sha256_file(tmp / name) for name in (ONNX_FLOAT, ONNX_TOKENIZER)}
+            (tmp / ONNX_RECORD).write_text(json.dumps({"files": files, "query_model": ONNX_FLOAT}, indent=1) + "\n")
             fsync_tree(tmp)
             publish_dir(tmp, folder)
         except OSError as exc:
@@ -100,30 +84,25 @@ def ensure_onnx(source: ModelSource, cache: Path | None = None, status=None) -> 
 
 
 def _recorded(folder: Path) -> dict | None:
-    """The folder's files.json as a manifest entry, when the record is readable, every file it lists is there, and
-    the files the queries load (the query model and the tokenizer) still have their recorded SHA-256; else None."""
+    """The folder's files.json as a manifest entry (the float export and the tokenizer, the export serving queries),
+    when the record is readable and those files are there with their recorded SHA-256; else None."""
     try:
         record = json.loads((folder / ONNX_RECORD).read_text())
-        files, query = dict(record["files"]), str(record["query_model"])
+        files = {name: str(record["files"][name]) for name in (ONNX_FLOAT, ONNX_TOKENIZER)}
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if query not in files or ONNX_TOKENIZER not in files or not all((folder / name).is_file() for name in files):
+    try:
+        if any(sha256_file(folder / name) != digest for name, digest in files.items()):
+            return None
+    except OSError:
         return None
-    if any(sha256_file(folder / name) != files[name] for name in {query, ONNX_TOKENIZER}):
-        return None
-    return {"cache": folder.name, "files": files, "query_model": query}
-
-
-def _query_model_holds(folder: Path, name: str) -> bool:
-    exact = OnnxEmbedder(folder, 128, model_file=ONNX_FLOAT).encode(list(CHECK_TEXTS), batch_size=1)
-    fast = OnnxEmbedder(folder, 128, model_file=name).encode(list(CHECK_TEXTS), batch_size=1)
-    return bool(np.min(np.sum(exact * fast, axis=1)) >= QUERY_MIN_COSINE)
+    return {"cache": folder.name, "files": files, "query_model": ONNX_FLOAT}
 
 
 def quantize_weights(src: Path, dst: Path, block_size: int = 32, bits: int = 8, only=None) -> int:
-    """Write `src` with every constant-weight MatMul (or those whose node name `only(name)` accepts) replaced by
-    MatMulNBits: `bits`-bit weights (8 or 4), one float scale per `block_size` values of a column, int8 compute
-    (accuracy_level 4). Returns how many MatMuls were replaced.
+    """A query-model candidate measured by bench.models (not served): write `src` with every constant-weight MatMul
+    (or those whose node name `only(name)` accepts) replaced by MatMulNBits: `bits`-bit weights (8 or 4), one float
+    scale per `block_size` values of a column, int8 compute (accuracy_level 4). Returns how many were replaced.
 
     Symmetric blocks (no zero points: the operator's default 2**(bits-1) applies to the stored unsigned values).
     """

@@ -1,17 +1,15 @@
-"""The fast query path: the float ONNX export equals the sentence-transformers reference, the 8-bit query model stays
-within the evaluation queries' bar of the float export, the files live in the model cache (not the index folder),
-and the CLI never imports torch."""
+"""The fast query path: the float ONNX export equals the sentence-transformers reference and serves the queries, its
+files live in the model cache (not the index folder), and the CLI never imports torch."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from index import store
-from index.embed import (ONNX_FLOAT, ONNX_QUERY, ONNX_TOKENIZER, OnnxEmbedder, SentenceTransformerEmbedder,
-                         query_embedder, resolve_model, verified_onnx_folder)
+from index.embed import (ONNX_FLOAT, ONNX_TOKENIZER, OnnxEmbedder, SentenceTransformerEmbedder, query_embedder,
+                         resolve_model, verified_onnx_folder)
 
 from conftest import ROOT
 
@@ -96,7 +94,7 @@ def mpnet():
     source = resolve_model("all-mpnet-base-v2")
     entry = ensure_onnx(source)
     assert entry is not None, "all-mpnet-base-v2 is mean-pooled: it must get an ONNX query model"
-    assert entry["query_model"] == ONNX_QUERY, "the 8-bit query model was refused on this machine's check texts"
+    assert entry["query_model"] == ONNX_FLOAT  # an 8-bit query model did not keep the rankings (docs/models.md)
     reference = SentenceTransformerEmbedder(source)
     assert reference.max_seq_length == 384
     folder = verified_onnx_folder(entry, (ONNX_FLOAT, ONNX_TOKENIZER))
@@ -127,44 +125,6 @@ def test_mpnet_query_path_keeps_the_reference_top10_on_eval_queries(mpnet):
     top = [[np.argsort(-row, kind="stable")[:10].tolist() for row in vectors @ sections.T] for vectors in (fast, exact)]
     differ = [q for q, a, b in zip(sample, *top) if a != b]
     assert differ == [], f"{len(differ)} of {len(sample)} queries rank their top 10 differently: {differ[:3]}"
-
-
-EVAL_QUERY_FILES = (ROOT / "bench" / "queries.yaml", ROOT / "bench" / "banks" / "large" / "queries-a.yaml",
-                    ROOT / "bench" / "banks" / "large" / "queries-b.yaml", Path("/work/authored/descriptions.yaml"))
-
-
-def eval_queries() -> list[str]:
-    """Every distinct evaluation query: both banks' sets, and the description-style set when it is there."""
-    import yaml
-
-    out: dict[str, None] = {}
-    for path in EVAL_QUERY_FILES:
-        if path.is_file():
-            out.update((str(item["q"]), None) for item in yaml.safe_load(path.read_text(encoding="utf-8"))["queries"])
-    return list(out)
-
-
-@pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", "all-mpnet-base-v2"])
-def test_query_model_stays_within_the_bar_of_the_float_export_on_every_eval_query(name):
-    # the bar an accelerated query path must hold to be served (issue 20): cosine to float >= 0.995 on average and
-    # >= 0.99 on every query; the rankings it keeps are bench.models --query-model's (docs/models.md)
-    from ingest.onnx_export import ensure_onnx
-
-    entry = ensure_onnx(resolve_model(name))
-    assert entry["query_model"] == ONNX_QUERY, "the 8-bit query model was refused on this machine's check texts"
-    max_len = 384 if name == "all-mpnet-base-v2" else 256
-    onnx = OnnxEmbedder(verified_onnx_folder(entry, (ONNX_FLOAT,)), max_len, model_file=ONNX_FLOAT)
-    query = query_embedder(entry, max_len)
-    queries = eval_queries()
-    assert len(queries) >= 800
-    exact, fast = onnx.encode(queries), query.encode(queries)
-    got = cosines(fast, exact)
-    assert got.mean() >= 0.995 and got.min() >= 0.99, (got.mean(), got.min(), queries[int(np.argmin(got))])
-    # served one query at a time: the same vectors as in a batch
-    single = np.vstack([query.encode([q]) for q in queries[:20]])
-    assert (cosines(single, fast[:20]) > 0.9999).all()
-    # and it is a different, smaller model, not the float one under another name
-    assert not np.allclose(fast, exact, atol=1e-6)
 
 
 def test_the_index_folder_holds_no_model_and_names_the_cache_files_by_hash(real_index):
