@@ -62,7 +62,7 @@ def ensure_onnx(source: ModelSource, cache: Path | None = None, status=None) -> 
         if entry is not None:
             return entry
         if status is not None:
-            status(f"exporting {source.name} to ONNX into {folder} (once per model on this machine)")
+            status(f"exporting {source.name} to ONNX into the model cache (once per model on this machine)")
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
         try:
             export_float(source.path, tmp / ONNX_FLOAT)
