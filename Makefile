@@ -25,13 +25,13 @@ index: venv
 
 # Broken content does not stop the app: ingest prints the errors, and the app shows them too while the last good
 # index keeps serving. No file watcher: it watches this whole tree, .venv included (inotify overflows), and delayed
-# the first answer by about 4-5 s on average here.
+# the first answer by about 4-5 s on average here. Streamlit logs warnings and errors only.
 # `make run` listens on this computer only (127.0.0.1). `make serve HOST=0.0.0.0` serves others: learners sign in
 # with a passphrase, the bank is locked unless MLPREP_EDITOR_KEY is set, and no stack trace reaches a page (ui/mode.py).
 # Not ?=: a HOST exported by the shell (zsh sets one) must not open the server; HOST=… on the command line does.
 HOST := 127.0.0.1
 STREAMLIT := $(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true \
-	--browser.gatherUsageStats false --server.fileWatcherType none --client.toolbarMode viewer
+	--browser.gatherUsageStats false --server.fileWatcherType none --client.toolbarMode viewer --logger.level warning
 INGEST_OR_SAY = @$(BIN)/python -m ingest --index $(INDEX) || echo "make $@: ingest failed (above); the app shows the errors and serves the last good index"
 
 run: venv

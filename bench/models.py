@@ -31,6 +31,7 @@ from index import format
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "bench" / "queries.yaml"
+DESCRIPTIONS = Path("/work/authored/descriptions.yaml")  # the description-style set, where it is written
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,8 @@ def build_option(name: str, float_model: Path, work: Path, tokenizer_folder: Pat
         quantize_dynamic(str(float_model), str(tmp), per_channel=True, weight_type=QuantType.QInt8,
                          nodes_to_quantize=ffn_matmuls(float_model, range(1, 11)))
     elif name in ("w8b32", "w8b16"):
+        from ingest.onnx_export import quantize_weights
+
         quantize_weights(float_model, tmp, block_size=int(name[3:]))
     elif name == "int8-static":
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -155,54 +158,6 @@ def build_option(name: str, float_model: Path, work: Path, tokenizer_folder: Pat
         raise SystemExit(f"unknown option {name!r}; choose from {', '.join(o.name for o in OPTIONS)}")
     tmp.rename(target)
     return target
-
-
-def quantize_weights(src: Path, dst: Path, block_size: int = 32) -> int:
-    """Write `src` with every constant-weight MatMul replaced by MatMulNBits: 8-bit weights, one float scale per
-    `block_size` values of a column, int8 compute (accuracy_level 4). Returns how many MatMuls were replaced.
-
-    Symmetric blocks (no zero points: the operator's default 128 applies to the stored unsigned bytes).
-    """
-    import onnx
-    from onnx import helper, numpy_helper
-
-    model = onnx.load(str(src))
-    graph = model.graph
-    weights = {t.name: t for t in graph.initializer}
-    uses: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            uses[name] = uses.get(name, 0) + 1
-    nodes, replaced, dropped = [], 0, set()
-    for node in graph.node:
-        w = weights.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) == 2 else None
-        if w is None or len(w.dims) != 2 or w.dims[0] % block_size:
-            nodes.append(node)
-            continue
-        k, n = (int(d) for d in w.dims)
-        blocks = numpy_helper.to_array(w).astype(np.float32).T.reshape(n, k // block_size, block_size)
-        scales = np.abs(blocks).max(axis=2) / 127.0
-        scales[scales == 0] = 1.0
-        q = np.clip(np.rint(blocks / scales[..., None]), -127, 127).astype(np.int16) + 128
-        base = f"{w.name}_w8b{block_size}_{replaced}"
-        graph.initializer.extend([numpy_helper.from_array(q.astype(np.uint8), base),
-                                  numpy_helper.from_array(scales.reshape(-1).astype(np.float32), base + "_scales")])
-        nodes.append(helper.make_node("MatMulNBits", [node.input[0], base, base + "_scales"], list(node.output),
-                                      name=f"{node.name}_w8", domain="com.microsoft", K=k, N=n, bits=8,
-                                      block_size=block_size, accuracy_level=4))
-        replaced += 1
-        uses[w.name] -= 1
-        if uses[w.name] == 0:
-            dropped.add(w.name)
-    kept = [t for t in graph.initializer if t.name not in dropped]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    del graph.node[:]
-    graph.node.extend(nodes)
-    if not any(o.domain == "com.microsoft" for o in model.opset_import):
-        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    onnx.save(model, str(dst))
-    return replaced
 
 
 def embedder_for(name: str, model_file: Path, tokenizer_folder: Path, max_seq_length: int):
@@ -228,6 +183,13 @@ def embedder_for(name: str, model_file: Path, tokenizer_folder: Path, max_seq_le
     return emb
 
 
+def onnx_folder(entry: dict) -> Path:
+    """The model cache folder a manifest's model.onnx entry names, its tokenizer checked."""
+    from index.embed import ONNX_TOKENIZER, verified_onnx_folder
+
+    return verified_onnx_folder(entry, (ONNX_TOKENIZER,))
+
+
 def top10(vectors: np.ndarray, queries: np.ndarray) -> list[tuple[int, ...]]:
     scores = queries @ vectors.T
     return [tuple(np.argsort(-row, kind="stable")[:10].tolist()) for row in scores]
@@ -240,7 +202,7 @@ def measure(index_dir: Path, work: Path, names: list[str], whole: bool) -> list[
     version = store.current_version(index_dir)
     manifest = store.read_manifest(version, index_dir)
     model = manifest["model"]
-    folder = index_dir / model["onnx"]["folder"]  # its tokenizer.json; its model.onnx may be the 8-bit one
+    folder = onnx_folder(model["onnx"])  # its tokenizer.json
     max_len = int(model["max_seq_length"])
     float_model = work / "float.onnx"
     if not float_model.is_file():
@@ -360,7 +322,7 @@ def speed(index_dirs: list[Path]) -> str:
     """Per query, alternating between the indexes: the served query model alone, then the whole search
     (every query of bench/queries.yaml once, so the query cache never answers)."""
     from index import store
-    from index.embed import OnnxEmbedder
+    from index.embed import query_embedder
     from index.search import open_index
 
     queries = load_query_texts()
@@ -368,7 +330,7 @@ def speed(index_dirs: list[Path]) -> str:
     for index_dir in index_dirs:
         model = store.read_manifest(store.current_version(index_dir), index_dir)["model"]
         runs.append((index_dir.name, model["name"],
-                     OnnxEmbedder(index_dir / model["onnx"]["folder"], int(model["max_seq_length"])),
+                     query_embedder(model["onnx"], int(model["max_seq_length"])),
                      open_index(index_dir, check_stale=False)))
     for _, _, embedder, idx in runs:
         embedder.encode(["warm up"])
@@ -389,6 +351,59 @@ def speed(index_dirs: list[Path]) -> str:
         e, w = np.array(embed_ms[name]), np.array(search_ms[name])
         lines.append(f"| {name} | {model_name} | {np.percentile(e, 50):.1f} / {np.percentile(e, 95):.1f} | "
                      f"{np.percentile(w, 50):.1f} / {np.percentile(w, 95):.1f} |")
+    return "\n".join(lines)
+
+
+class _Precomputed:
+    """An embedder that answers from vectors computed beforehand (in batches), keyed by text, and asks `model` for
+    any other text (the search embeds a query's text without a section intent such as "example of")."""
+
+    def __init__(self, texts: list[str], vectors: np.ndarray, model):
+        self.rows, self.model = dict(zip(texts, vectors)), model
+
+    def encode(self, texts, progress=None, batch_size=32):
+        return np.vstack([self.rows[t] if t in self.rows else self.model.encode([t])[0] for t in texts])
+
+
+def eval_query_texts() -> list[str]:
+    """Every distinct evaluation query: bench/queries.yaml, the 61-question bank's sets and, when there, the
+    description-style set."""
+    paths = [QUERIES, *sorted((ROOT / "bench" / "banks" / "large").glob("queries-*.yaml")), DESCRIPTIONS]
+    out: dict[str, None] = {}
+    for path in paths:
+        if path.is_file():
+            out.update((str(item["q"]), None) for item in yaml.safe_load(path.read_text(encoding="utf-8"))["queries"])
+    return list(out)
+
+
+def query_model_rankings(index_dirs: list[Path]) -> str:
+    """The bar of issue 20 for the cache's query model, on each index: over every evaluation query, the whole search
+    (`open_index(..., embedder=...)`, k=10) with the query model against the float export: the first question
+    unchanged on every query, the top 10 the same set on >= 98%, cosine to float >= 0.995 mean and >= 0.99 min."""
+    from index import store
+    from index.embed import ONNX_FLOAT, ONNX_TOKENIZER, OnnxEmbedder, query_embedder, verified_onnx_folder
+    from index.search import open_index
+
+    queries = eval_query_texts()
+    lines = ["| index | model | queries | cosine to float mean / min | first question unchanged | top-10 same set |",
+             "|---|---|---|---|---|---|"]
+    for index_dir in index_dirs:
+        model = store.read_manifest(store.current_version(index_dir), index_dir)["model"]
+        entry, max_len = model["onnx"], int(model["max_seq_length"])
+        models = (OnnxEmbedder(verified_onnx_folder(entry, (ONNX_FLOAT, ONNX_TOKENIZER)), max_len,
+                               model_file=ONNX_FLOAT), query_embedder(entry, max_len))
+        exact, fast = (m.encode(queries) for m in models)
+        cos = np.sum(exact * fast, axis=1)
+        results = []
+        for vectors, m in zip((exact, fast), models):
+            idx = open_index(index_dir, check_stale=False, embedder=_Precomputed(queries, vectors, m))
+            hits = [idx.search(q, k=10).hits for q in queries]
+            results.append([(h[0].question_id if h else None, frozenset(x.chunk_id for x in h)) for h in hits])
+        first = sum(a[0] == b[0] for a, b in zip(*results))
+        same = sum(a[1] == b[1] for a, b in zip(*results))
+        n = len(queries)
+        lines.append(f"| {index_dir} | {model['name']} ({entry['query_model']}) | {n} | {cos.mean():.5f} / "
+                     f"{cos.min():.5f} | {first}/{n} | {same}/{n} = {same / n:.1%} |")
     return "\n".join(lines)
 
 
@@ -444,9 +459,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold", type=Path, nargs="+", metavar="INDEX",
                         help="instead: one-shot CLI lookups on these indexes vs a plain sentence-transformers script")
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--query-model", action="store_true",
+                        help="instead: the cache's query model against the float export on every evaluation query "
+                             "(cosine; first question and top-10 set of the whole search) on --index and --also")
+    parser.add_argument("--also", type=Path, nargs="*", default=[], metavar="INDEX")
     parser.add_argument("--speed", type=Path, nargs="+", metavar="INDEX",
                         help="instead: query embedding and whole-search latency, alternating, on --index and these")
     args = parser.parse_args(argv)
+    if args.query_model:
+        print(query_model_rankings([args.index, *args.also]))
+        return 0
     if args.speed:
         print(speed([args.index, *args.speed]))
         return 0

@@ -92,19 +92,28 @@ def machine() -> dict:
 
 
 # ---------------------------------------------------------------------------- 1. warm latency
-def warm_latency(index_dir: Path, queries: list[str]) -> dict:
-    """Per-query latency, one query at a time, of the project, txtai hybrid and the plain script.
+def warm_latency(index_dir: Path, queries: list[str], baseline: Path | None = None) -> dict:
+    """Per-query latency, one query at a time, of the project, txtai hybrid and the plain script, all three with the
+    index's model; with `baseline`, also the project's search on that index with the float ONNX query model (what
+    an all-MiniLM-L6-v2 index served before the 8-bit query models).
 
-    The three systems are loaded once, warmed up, then asked the same queries interleaved
+    The systems are loaded once, warmed up, then asked the same queries interleaved
     (query 1 to each, query 2 to each, …) so load from other jobs hits all of them alike.
     """
-    from bench.plain import PlainSearch, bundled_model_path, section_texts
-    from index import open_index
+    from bench.plain import PlainSearch, section_texts
+    from index import open_index, store
 
-    model_path = bundled_model_path()
+    model_path = store.read_manifest(store.current_version(index_dir), index_dir)["model"]["path"]
     systems = {}
     project = open_index(index_dir)
     systems["project"] = lambda q: project.search(q, k=5)
+    if baseline is not None:
+        from index.embed import ONNX_FLOAT, ONNX_TOKENIZER, OnnxEmbedder, verified_onnx_folder
+
+        model = store.read_manifest(store.current_version(baseline), baseline)["model"]
+        folder = verified_onnx_folder(model["onnx"], (ONNX_FLOAT, ONNX_TOKENIZER))
+        base = open_index(baseline, embedder=OnnxEmbedder(folder, int(model["max_seq_length"]), model_file=ONNX_FLOAT))
+        systems["baseline"] = lambda q: base.search(q, k=5)
     plain = PlainSearch(index_dir, model_path)
     systems["plain"] = lambda q: plain.search(q, k=5)
     try:
@@ -136,6 +145,8 @@ def warm_latency(index_dir: Path, queries: list[str]) -> dict:
         cached.append((time.perf_counter() - start) * 1000)
     out = {name: {"p50_ms": percentile(t, 50), "p95_ms": percentile(t, 95), "n": len(t)} for name, t in times.items()}
     out["project_repeat"] = {"p50_ms": percentile(cached, 50), "p95_ms": percentile(cached, 95), "n": len(cached)}
+    out["model"] = project.model_name
+    out["baseline_model"] = base.model_name if baseline is not None else None
     import torch
 
     out["peer_torch_threads"] = torch.get_num_threads()
@@ -201,13 +212,16 @@ def ingest_times() -> dict:
 
 
 # ---------------------------------------------------------------------------- 4. scale
-DIM = 384
+def real_index() -> Path:
+    """The real index whose vectors the synthetic banks imitate (their dimension is its model's):
+    $MLPREP_BENCH_REAL_INDEX (set by --real-index), else build/index."""
+    return Path(os.environ.get("MLPREP_BENCH_REAL_INDEX") or ROOT / "build" / "index")
 
 
 def real_bank_vectors() -> np.ndarray:
     from index import format, store
 
-    version = store.current_version(ROOT / "build" / "index")
+    version = store.current_version(real_index())
     return np.vstack([format.read_vectors(version, "sections"), format.read_vectors(version, "titles")]).astype(np.float32)
 
 
@@ -232,7 +246,7 @@ def synthetic_vocabulary(size: int = 30_000) -> list[str]:
     from index import format, store
     from index.lexical import STOPWORDS_EN, LexicalIndex
 
-    version = store.current_version(ROOT / "build" / "index")
+    version = store.current_version(real_index())
     words = LexicalIndex.load(format.lexical_folder(version, "sections")).vocabulary
 
     rng = np.random.default_rng(5)
@@ -304,6 +318,7 @@ def write_synthetic_bank(folder: Path, n: int) -> dict:
 
     started = time.perf_counter()
     real = real_bank_vectors()
+    dim = real.shape[1]
     rng = np.random.default_rng(21)
     n_q = n // SECTIONS_PER_QUESTION
     n = n_q * SECTIONS_PER_QUESTION
@@ -338,7 +353,7 @@ def write_synthetic_bank(folder: Path, n: int) -> dict:
         questions=questions, chunks=chunks, section_vectors=section_vectors, title_vectors=title_vectors,
         question_vectors=question_vectors, name_vectors=name_vectors,
         # the sentence vectors go straight to their file, block by block (3.5 per chunk: too many to hold)
-        sentence_vectors=format.VectorBlocks(len(sentence_chunks), DIM, lambda start, stop: _near(
+        sentence_vectors=format.VectorBlocks(len(sentence_chunks), dim, lambda start, stop: _near(
             section_vectors[sentence_chunks[start:stop]], 51 + start, real, weight=0.9)),
         sentence_chunks=sentence_chunks, name_questions=name_questions, analyzer=analyzer)
 
@@ -348,7 +363,7 @@ def write_synthetic_bank(folder: Path, n: int) -> dict:
             "chunking": chunking_config(), "lexical": analyzer.config(),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "model": {"name": "synthetic", "source": "synthetic", "weights_sha256": "0" * 64, "max_seq_length": 256,
-                      "onnx": None, "dimension": DIM},
+                      "onnx": None, "dimension": dim},
             **format.write_version(tmp, contents),
             "chunks": {c.id: c.text_sha256 for c in chunks},
             "embedding_keys": {"chunks": [key(i, "c") for i in range(n)], "titles": [key(i, "t") for i in range(n_q)],
@@ -543,6 +558,9 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
     warm = results.get("warm", {})
     if "project" in warm and "txtai" in warm:
         ratio_row("warm p50 ≤ 0.4× txtai hybrid's", warm["project"]["p50_ms"], warm["txtai"]["p50_ms"], "ms", 0.4)
+    if "project" in warm and "baseline" in warm:
+        ratio_row(f"warm p50 ≤ 3× {warm.get('baseline_model')}'s (float query model), aim",
+                  warm["project"]["p50_ms"], warm["baseline"]["p50_ms"], "ms", 3.0)
     if results.get("cold"):
         cold = results["cold"]
         ratio_row("cold one-shot ≤ 0.25× the plain script's", cold["project"]["median_s"],
@@ -624,7 +642,9 @@ def report(results: dict, command: str, plot_path: Path | None, kept: str = "") 
                                                                   for t, v, ok in targets(results))))
     warm = results.get("warm")
     if warm:
-        names = {"project": "this project (hybrid, ONNX query model)", "txtai": "txtai hybrid",
+        names = {"project": f"this project (hybrid, ONNX query model), {warm.get('model', '')}",
+                 "baseline": f"this project on a {warm.get('baseline_model')} index, float ONNX query model",
+                 "txtai": "txtai hybrid",
                  "plain": "plain script (sentence-transformers + FAISS flat, dense only)",
                  "project_repeat": "this project, repeated query (embedding cache hit)"}
         out.append(parts["warm"].substitute(
@@ -672,6 +692,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sizes", help="comma-separated bank sizes for the scale part (default 10000,100000,1000000)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: warm,cold,ingest,scale")
     parser.add_argument("--index", default=str(ROOT / "build" / "index"), help="the real index (make index)")
+    parser.add_argument("--baseline-index", help="warm part: also time the search on this index with its float ONNX "
+                        "query model (an all-MiniLM-L6-v2 index: the search before the 8-bit query models)")
+    parser.add_argument("--real-index", help="scale part: the index whose vectors (and dimension) the synthetic banks "
+                        "imitate (default: --index)")
     parser.add_argument("--out", help="Markdown report (default BENCHMARKS.md; build/bench/ for partial runs)")
     parser.add_argument("--from-json", metavar="JSON", help="only re-render the report and plot from a saved run")
     parser.add_argument("--keep-banks", metavar="DIR", help="keep the synthetic banks in DIR/<size> and search "
@@ -681,6 +705,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scale-search", help=argparse.SUPPRESS)
     parser.add_argument("--scale-exact", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.real_index or not os.environ.get("MLPREP_BENCH_REAL_INDEX"):  # the workers are child processes
+        os.environ["MLPREP_BENCH_REAL_INDEX"] = str(Path(args.real_index or args.index).resolve())
 
     if args.scale_search:
         print(json.dumps(scale_search(Path(args.scale_search), args.scale_queries, args.scale_exact)))
@@ -702,7 +728,8 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     if "warm" not in skip:
         print("warm latency …", file=sys.stderr, flush=True)
-        results["warm"] = warm_latency(index_dir, QUERIES[:15] if args.quick else QUERIES)
+        results["warm"] = warm_latency(index_dir, QUERIES[:15] if args.quick else QUERIES,
+                                       Path(args.baseline_index) if args.baseline_index else None)
     if "cold" not in skip:
         print("cold one-shot …", file=sys.stderr, flush=True)
         results["cold"] = cold_start(index_dir, 2 if args.quick else 5)

@@ -29,6 +29,9 @@ INDEXED_FIELDS = ("sentences", "titles", "related")
 # only choose candidates; without a sentence index at all the whole search lost too much recall (BENCHMARKS.md).
 PQ_ABOVE = {"sentences": 1_000_000}
 IVF_PQ_BYTES = 48
+# Vectors of more dimensions than this get 6-bit scalar codes in the inverted lists instead of a byte a dimension:
+# at 768 dimensions (all-mpnet-base-v2) SQ8 lists would take a 1M bank's search process past its 3 GB target.
+SQ8_MAX_DIMENSION = 384
 
 
 def ivf_lists(n: int) -> int:
@@ -42,8 +45,8 @@ def build(vectors: np.ndarray, exact_max: int = EXACT_MAX, codes: str = "sq8"):
     Args:
         vectors: (n, d) float32, rows normalized to length 1.
         exact_max: the largest n that gets an exact (flat) index.
-        codes: "sq8" (a byte a dimension) or "pq" (IVF_PQ_BYTES a vector: 4-bit PQ codes scanned with SIMD,
-            FAISS's "fast scan") for the inverted lists.
+        codes: "sq8" (a byte a dimension; 6 bits above SQ8_MAX_DIMENSION dimensions) or "pq" (IVF_PQ_BYTES a
+            vector: 4-bit PQ codes scanned with SIMD, FAISS's "fast scan") for the inverted lists.
     Returns:
         (faiss index, spec dict); the spec is stored in the manifest and passed back to `read`.
     """
@@ -63,13 +66,14 @@ def build(vectors: np.ndarray, exact_max: int = EXACT_MAX, codes: str = "sq8"):
             parts = max(m for m in range(2, 2 * IVF_PQ_BYTES + 1, 2) if d % m == 0)
             index = faiss.IndexIVFPQFastScan(quantizer, d, nlist, parts, 4, faiss.METRIC_INNER_PRODUCT)
         else:
-            index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit,
+            bits = 8 if d <= SQ8_MAX_DIMENSION else 6
+            index = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, getattr(faiss.ScalarQuantizer, f"QT_{bits}bit"),
                                                   faiss.METRIC_INNER_PRODUCT)
         sample = np.sort(np.random.default_rng(TRAIN_SEED).choice(n, min(n, IVF_TRAIN_PER_LIST * nlist),
                                                                   replace=False))
         index.train(vectors[sample])
         index.nprobe = nprobe
-        spec = {"type": "ivf_pq_fastscan" if codes == "pq" else "ivf_sq8", "metric": "inner_product",
+        spec = {"type": "ivf_pq_fastscan" if codes == "pq" else f"ivf_sq{bits}", "metric": "inner_product",
                 "nlist": nlist, "nprobe": nprobe}
     _add(index, vectors)
     return index, spec

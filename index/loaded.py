@@ -78,7 +78,16 @@ class LoadedIndex:
 
         model = self.manifest["model"]
         onnx = model.get("onnx")
-        if onnx:
+        if onnx and "cache" in onnx:  # the ONNX files in the model cache (ingest/onnx_export.py)
+            from .embed import query_embedder
+
+            try:
+                return query_embedder(onnx, int(model["max_seq_length"]))
+            except ModelError as exc:  # missing or altered: a rebuild makes the cache's files again
+                raise IndexDamaged(self.path, str(exc)) from None
+            except ImportError:
+                pass  # onnxruntime missing: fall back to the reference implementation
+        elif onnx:  # written by an older version, inside the index folder; the next build moves it to the cache
             folder = self.path / onnx["folder"]
             try:
                 for fname, digest in onnx["files"].items():

@@ -124,7 +124,12 @@ def read_manifest(version: Path, index_dir: Path | None = None, any_format: bool
                                   f"{FORMAT_VERSION}")
     model = manifest.get("model")
     onnx = model.get("onnx") if isinstance(model, dict) else None
-    if onnx is not None:  # the query model is loaded from here: it must be inside this index's models/ folder
+    if onnx is not None and isinstance(onnx, dict) and "cache" in onnx:  # the query model, in the model cache
+        from .embed import valid_onnx_entry
+
+        if not valid_onnx_entry(onnx):
+            raise IndexDamaged(where, f"the manifest's query model entry is malformed: {str(onnx)[:200]}")
+    elif onnx is not None:  # older indexes keep the query model in this index's models/ folder, and only there
         folder = onnx.get("folder") if isinstance(onnx, dict) else None
         models = (Path(where) / "models").resolve()
         if not isinstance(folder, str) or not (Path(where) / folder).resolve().is_relative_to(models):

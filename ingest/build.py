@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,51 +84,56 @@ def _previous_vectors(index_dir: Path, weights_sha256: str) -> tuple[dict | None
 
 
 class _ModelEmbedder:
-    """The model's embedder, created only when something needs embedding: the live index's own ONNX export of the
-    same weights when it has one (the one the queries use; importing torch is most of a first save's wait), else
-    the reference sentence-transformers model."""
+    """The model's embedder, created only when something needs embedding: the float ONNX export in the model cache
+    when the model has one (no torch: importing it is most of a first save's wait), else the reference
+    sentence-transformers model."""
 
-    def __init__(self, source):
+    def __init__(self, source, onnx: dict | None, max_seq_length: int):
         self.source = source
-        self.onnx: tuple[Path, int] | None = None  # (folder, max_seq_length) of a verified export to embed with
+        self.onnx = onnx  # the manifest's model.onnx entry (the cache's files and their SHA-256), or None
+        self.max_seq_length = max_seq_length
         self._inner = None
 
-    @property
-    def max_seq_length(self) -> int | None:
-        if self.onnx is not None:
-            return self.onnx[1]
-        return self._inner.max_seq_length if self._inner is not None else None
-
-    def encode(self, texts, progress=False):
+    def encode(self, texts, progress=None):
         if self._inner is None:
             if self.onnx is not None:
-                from index.embed import OnnxEmbedder
+                from index.embed import ONNX_FLOAT, ONNX_TOKENIZER, OnnxEmbedder, verified_onnx_folder
 
-                self._inner = OnnxEmbedder(*self.onnx)
+                folder = verified_onnx_folder(self.onnx, (ONNX_FLOAT, ONNX_TOKENIZER))
+                self._inner = OnnxEmbedder(folder, self.max_seq_length, model_file=ONNX_FLOAT)
             else:
                 from index.embed import SentenceTransformerEmbedder
 
                 self._inner = SentenceTransformerEmbedder(self.source)
+                self.max_seq_length = self._inner.max_seq_length
         return self._inner.encode(texts, progress=progress)
 
 
-def _served_onnx(index_dir: Path, previous: dict | None, weights_sha256: str) -> tuple[Path, int] | None:
-    """The live version's ONNX export of these weights, with its max sequence length, when every file of it still
-    matches the manifest's hashes; None otherwise."""
-    try:
-        model = previous["model"]
-        onnx = model.get("onnx")
-        if model["weights_sha256"] != weights_sha256 or not onnx:
-            return None
-        folder = Path(index_dir) / onnx["folder"]
-        if all(store.sha256_file(folder / name) == digest for name, digest in onnx["files"].items()):
-            return folder, int(model["max_seq_length"])
-    except (TypeError, KeyError, ValueError, OSError):
-        pass
-    return None
+def _max_seq_length(folder: Path) -> int:
+    cfg = folder / "sentence_bert_config.json"
+    if cfg.is_file():
+        return int(json.loads(cfg.read_text()).get("max_seq_length", 256))
+    return 256
 
 
-def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder=None, progress: bool = False,
+def _drop_legacy_models(index_dir: Path) -> None:
+    """Remove the models/ folder that older versions of this code kept inside the index folder, once no version
+    left in the folder names it (the ONNX files now live in the model cache)."""
+    legacy = index_dir / "models"
+    if not legacy.is_dir():
+        return
+    for version in index_dir.iterdir():
+        try:
+            onnx = json.loads((version / store.MANIFEST).read_text())["model"].get("onnx") or {}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if isinstance(onnx, dict) and "folder" in onnx:
+            return
+    shutil.rmtree(legacy, ignore_errors=True)
+
+
+def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder=None,
+          progress: bool | Callable[[str, int, int], None] = False,
           export_onnx: bool = True, background_file: Path = background.BACKGROUND_FILE) -> BuildReport:
     """Validate the content, embed what changed and publish a new index version.
 
@@ -136,13 +143,28 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         model: a sentence-transformers model name or folder; default the bundled all-MiniLM-L6-v2.
         embedder: for tests, an object with name, weights_sha256, dimension, max_seq_length and
             encode(texts, progress) that replaces the model.
-        progress: show a progress bar while embedding.
+        progress: True for a one-line bar on a terminal (ingest/bar.py), or a callable given (what is being done,
+            texts embedded so far, texts to embed; 0 and 0 for a step that is not counted) as the build goes.
         background_file: the background topics (ingest/background.py).
     Returns:
         BuildReport. Nothing is written when the content and model are unchanged.
     Raises:
         ContentErrors (nothing written), ModelError, SearchToolError (another ingest is running).
     """
+    if callable(progress):
+        return _build(content_dir, index_dir, model, embedder, progress, export_onnx, background_file)
+    from .bar import TerminalBar
+
+    bar = TerminalBar() if progress else None
+    try:
+        return _build(content_dir, index_dir, model, embedder, bar or (lambda what, done, total: None), export_onnx,
+                      background_file)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _build(content_dir, index_dir, model, embedder, report, export_onnx, background_file) -> BuildReport:
     started = time.perf_counter()
     content_dir, index_dir = Path(content_dir), Path(index_dir)
     questions = load_bank(content_dir)
@@ -158,7 +180,12 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         source = resolve_model(model)
         model_info = {"name": source.name, "source": source.name if source.name != str(source.path) else str(source.path),
                       "weights_sha256": source.weights_sha256}
-        encoder = _ModelEmbedder(source)
+        onnx = None
+        if export_onnx:
+            from .onnx_export import ensure_onnx
+
+            onnx = ensure_onnx(source, status=lambda line: report(line, 0, 0))
+        encoder = _ModelEmbedder(source, onnx, _max_seq_length(source.path))
     else:
         source = None
         model_info = {"name": embedder.name, "source": embedder.name, "weights_sha256": embedder.weights_sha256}
@@ -173,9 +200,10 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
 
     with store.writer_lock(index_dir):
         previous, reuse = _previous_vectors(index_dir, model_info["weights_sha256"])
-        if isinstance(encoder, _ModelEmbedder) and export_onnx:
-            encoder.onnx = _served_onnx(index_dir, previous, model_info["weights_sha256"])
-        if previous is not None and previous.get("inputs_sha256") == inputs and \
+        # an index whose query model is not this cache's (made again, or by older code inside the index folder) is
+        # written again with its vectors reused, so that its manifest names the files the queries will load
+        same_onnx = source is None or previous is None or previous.get("model", {}).get("onnx") == onnx
+        if previous is not None and previous.get("inputs_sha256") == inputs and same_onnx and \
                 previous.get("format_version") == format.FORMAT_VERSION and \
                 Path(previous.get("content_dir", "")) == content_dir.resolve():
             removed = tuple(store.clean(index_dir))
@@ -193,7 +221,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         missing = [k for k in dict.fromkeys(chunk_keys + title_keys + sentence_keys + name_keys + topic_keys)
                    if k not in reuse]
         if missing:
-            fresh = encoder.encode([texts[k] for k in missing], progress=progress)
+            fresh = encoder.encode([texts[k] for k in missing],
+                                   progress=lambda done, total: report("embedding", done, total))
             reuse.update(zip(missing, np.asarray(fresh, dtype=np.float32)))
         fresh_keys = set(missing)
         embedded_chunks = sum(1 for k in set(chunk_keys) if k in fresh_keys)
@@ -212,19 +241,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         question_vectors = mean_rows(section_vectors, chunk_questions, len(questions))
 
         if source is not None:
-            model_info["max_seq_length"] = 256
+            model_info["max_seq_length"] = encoder.max_seq_length
             model_info["path"] = str(source.path)
-            if encoder.max_seq_length is not None:
-                model_info["max_seq_length"] = encoder.max_seq_length
-            else:
-                cfg = source.path / "sentence_bert_config.json"
-                if cfg.is_file():
-                    model_info["max_seq_length"] = int(json.loads(cfg.read_text()).get("max_seq_length", 256))
-            onnx = None
-            if export_onnx:
-                from .onnx_export import ensure_onnx
-
-                onnx = ensure_onnx(index_dir, source)
             model_info["onnx"] = onnx
         else:
             model_info["max_seq_length"] = int(getattr(embedder, "max_seq_length", 256))
@@ -259,5 +277,6 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
 
         version = store.publish(index_dir, write)
         removed = tuple(store.clean(index_dir))
+        _drop_legacy_models(index_dir)
     return BuildReport(len(questions), len(chunks), embedded_chunks, len(chunks) - embedded_chunks,
                        time.perf_counter() - started, version, removed)

@@ -203,3 +203,59 @@ def test_an_edit_is_embedded_with_the_index_s_own_onnx_export_without_torch(real
                 if c.id == "overfitting#short").embed_text
     reference = SentenceTransformerEmbedder(resolve_model()).encode([text])[0]
     assert float(format.read_vectors(version, "sections")[row] @ reference) > 0.9999
+
+
+class _Stream:
+    def __init__(self, tty: bool):
+        self.tty, self.text = tty, ""
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_the_embedders_progress_reaches_the_caller_as_embedding_steps(content_dir, tmp_path, fake_embedder):
+    class Batched(type(fake_embedder)):  # reports after every 10 texts, as the real embedders do after each batch
+        def encode(self, texts, progress=None, batch_size=32):
+            texts = list(texts)
+            for done in range(10, len(texts) + 10, 10):
+                progress(min(done, len(texts)), len(texts))
+            return super().encode(texts)
+
+    embedder, seen = Batched(), []
+    build(content_dir, tmp_path / "index", embedder=embedder, progress=lambda *step: seen.append(step))
+    assert len(seen) > 1 and {s[0] for s in seen} == {"embedding"}
+    assert seen[-1][1] == seen[-1][2] == embedder.embedded
+    assert [s[1] for s in seen] == sorted(s[1] for s in seen)
+    seen.clear()
+    build(content_dir, tmp_path / "index", embedder=embedder, progress=lambda *step: seen.append(step))
+    assert seen == []  # unchanged: nothing embedded, nothing reported
+
+
+def test_terminal_bar_is_one_line_redrawn_in_place_and_cleared():
+    from ingest.bar import TerminalBar
+
+    tty = _Stream(tty=True)
+    bar = TerminalBar(tty)
+    for done in (1, 50, 100):
+        bar("embedding", done, 100)
+    assert "\n" not in tty.text and tty.text.startswith("\r") and "100/100 [" in tty.text and "100%" in tty.text
+    bar.close()
+    assert tty.text.endswith("\r\x1b[K")
+
+
+def test_terminal_bar_writes_only_whole_step_lines_when_not_a_terminal():
+    from ingest.bar import TerminalBar
+
+    log = _Stream(tty=False)
+    bar = TerminalBar(log)
+    bar("exporting the model to ONNX (once per model on this machine)", 0, 0)
+    for done in range(0, 101, 10):
+        bar("embedding", done, 100)
+    bar.close()
+    assert log.text == "exporting the model to ONNX (once per model on this machine)\n"

@@ -1,4 +1,5 @@
-"""The fast query path: ONNX embeddings equal the sentence-transformers reference; the CLI never imports torch."""
+"""The fast query path: the float ONNX export equals the sentence-transformers reference and serves the queries, its
+files live in the model cache (not the index folder), and the CLI never imports torch."""
 
 import subprocess
 import sys
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 
 from index import store
-from index.embed import OnnxEmbedder, SentenceTransformerEmbedder, resolve_model
+from index.embed import (ONNX_FLOAT, ONNX_TOKENIZER, OnnxEmbedder, SentenceTransformerEmbedder, query_embedder,
+                         resolve_model, verified_onnx_folder)
 
 from conftest import ROOT
 
@@ -28,8 +30,9 @@ HEAVY = ("torch", "transformers", "sentence_transformers")
 def embedders(real_index):
     version = store.current_version(real_index)
     model = store.read_manifest(version)["model"]
-    assert model["onnx"], "the real index should carry an ONNX export of its model"
-    onnx = OnnxEmbedder(real_index / model["onnx"]["folder"], int(model["max_seq_length"]))
+    assert model["onnx"], "the real index should name an ONNX export of its model"
+    folder = verified_onnx_folder(model["onnx"], (ONNX_FLOAT, ONNX_TOKENIZER))
+    onnx = OnnxEmbedder(folder, int(model["max_seq_length"]), model_file=ONNX_FLOAT)
     reference = SentenceTransformerEmbedder(resolve_model(model["source"]))
     return onnx, reference
 
@@ -83,21 +86,23 @@ QUERY_SAMPLE_EVERY = 4  # every 4th query of bench/queries.yaml (87 of 348); ben
 
 
 @pytest.fixture(scope="module")
-def mpnet(tmp_path_factory):
-    """(served query embedder, reference embedder) for all-mpnet-base-v2, exported the way ingest does it."""
+def mpnet():
+    """(float export, query model, reference embedder) for all-mpnet-base-v2, made in the model cache as ingest
+    makes them."""
     from ingest.onnx_export import ensure_onnx
 
     source = resolve_model("all-mpnet-base-v2")
-    index_dir = tmp_path_factory.mktemp("mpnet")
-    entry = ensure_onnx(index_dir, source)
+    entry = ensure_onnx(source)
     assert entry is not None, "all-mpnet-base-v2 is mean-pooled: it must get an ONNX query model"
+    assert entry["query_model"] == ONNX_FLOAT  # an 8-bit query model did not keep the rankings (docs/models.md)
     reference = SentenceTransformerEmbedder(source)
     assert reference.max_seq_length == 384
-    return OnnxEmbedder(index_dir / entry["folder"], reference.max_seq_length), reference
+    folder = verified_onnx_folder(entry, (ONNX_FLOAT, ONNX_TOKENIZER))
+    return OnnxEmbedder(folder, 384, model_file=ONNX_FLOAT), query_embedder(entry, 384), reference
 
 
 def test_mpnet_onnx_equals_the_reference_one_by_one_and_batched(mpnet):
-    onnx, reference = mpnet
+    onnx, _, reference = mpnet
     want = reference.encode(TEXTS)
     assert want.shape == (len(TEXTS), 768)
     assert (cosines(np.vstack([onnx.encode([t]) for t in TEXTS]), want) > 0.9999).all()
@@ -110,7 +115,7 @@ def test_mpnet_query_path_keeps_the_reference_top10_on_eval_queries(mpnet):
     from ingest.build import chunk
     from ingest.content import load_bank
 
-    onnx, reference = mpnet
+    onnx, _, reference = mpnet
     sections = reference.encode([c.embed_text for q in load_bank(ROOT / "content") for c in chunk(q)])
     queries = [str(i["q"]) for i in yaml.safe_load((ROOT / "bench" / "queries.yaml").read_text(encoding="utf-8"))
                ["queries"]]
@@ -120,3 +125,38 @@ def test_mpnet_query_path_keeps_the_reference_top10_on_eval_queries(mpnet):
     top = [[np.argsort(-row, kind="stable")[:10].tolist() for row in vectors @ sections.T] for vectors in (fast, exact)]
     differ = [q for q, a, b in zip(sample, *top) if a != b]
     assert differ == [], f"{len(differ)} of {len(sample)} queries rank their top 10 differently: {differ[:3]}"
+
+
+def test_the_index_folder_holds_no_model_and_names_the_cache_files_by_hash(real_index):
+    from index.embed import model_cache_dir
+
+    model = store.read_manifest(store.current_version(real_index))["model"]
+    entry = model["onnx"]
+    assert sorted(p.name for p in real_index.rglob("*.onnx")) == []
+    folder = model_cache_dir() / "onnx" / entry["cache"]
+    assert entry["cache"] == model["weights_sha256"][:16]
+    assert {name: store.sha256_file(folder / name) for name in entry["files"]} == entry["files"]
+    assert entry["query_model"] in entry["files"]
+
+
+def test_an_altered_query_model_in_the_cache_is_refused_with_the_fix(real_index, tmp_path, monkeypatch):
+    import shutil
+
+    from index.embed import model_cache_dir
+    from index.errors import IndexDamaged
+    from index.search import open_index
+    from ingest.onnx_export import _recorded
+
+    entry = store.read_manifest(store.current_version(real_index))["model"]["onnx"]
+    copy = tmp_path / "cache" / "onnx" / entry["cache"]
+    shutil.copytree(model_cache_dir() / "onnx" / entry["cache"], copy)
+    monkeypatch.setenv("MLPREP_MODEL_CACHE", str(tmp_path / "cache"))
+    assert _recorded(copy) == entry  # the copy is whole: ingest would reuse it
+    with open(copy / entry["query_model"], "ab") as f:
+        f.write(b"\0")
+    assert _recorded(copy) is None  # ingest makes it again
+    with pytest.raises(IndexDamaged, match="make index"):
+        open_index(real_index, check_stale=False).search("leakage")
+    (copy / entry["query_model"]).unlink()
+    with pytest.raises(IndexDamaged, match="missing from the model cache"):
+        open_index(real_index, check_stale=False).search("leakage")

@@ -18,6 +18,17 @@ def test_small_bank_gets_an_exact_index():
     assert index.ntotal == 50
 
 
+def test_vectors_of_more_than_384_dimensions_get_6_bit_codes_that_still_find_their_neighbours(tmp_path):
+    x = unit_rows(3000, d=768)
+    index, spec = ann.build(x, exact_max=1000)
+    assert spec["type"] == "ivf_sq6" and index.code_size == 768 * 6 // 8
+    ann.write(index, tmp_path / "s.faiss")
+    loaded = ann.read(tmp_path / "s.faiss", spec)
+    scores, rows = ann.search(loaded, x[7], 5)
+    assert rows[0] == 7 and abs(scores[0] - 1.0) < 0.01
+    assert ann.build(unit_rows(3000, d=384), exact_max=1000)[1]["type"] == "ivf_sq8"
+
+
 def test_large_bank_gets_ivf_with_parameters_in_the_spec(tmp_path):
     x = unit_rows(3000)
     index, spec = ann.build(x, exact_max=1000)

@@ -72,14 +72,26 @@ def build_index(paths: Paths, model: str | None, why: str) -> bool:
     # Looked up at call time (`ingest.build` the package attribute is the function, so go by the module name).
     build_folder = importlib.import_module("ingest.build").build
     try:
-        # The build runs in a worker thread so that the bar can show it is alive (elapsed seconds) meanwhile.
+        # The build runs in a worker thread and reports through `step`; this thread redraws the bar from it (Streamlit
+        # elements are drawn from the page's own thread), and shows the elapsed seconds meanwhile.
         started = time.perf_counter()
+        latest = ["checking the question bank", 0, 0]
+
+        def step(what: str, done: int, total: int) -> None:
+            latest[:] = [what, done, total]
+
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="build") as pool:
-            job = pool.submit(build_folder, paths.content_dir, paths.index_dir, model=model)
+            job = pool.submit(build_folder, paths.content_dir, paths.index_dir, model=model, progress=step)
             while not job.done():
-                bar.progress(0.1, text=f"{why}: embedding the question bank with {model or 'the bundled model'}, "
-                                       f"{time.perf_counter() - started:.0f} s (about half a minute the first time)…")
-                concurrent.futures.wait([job], timeout=0.5)
+                what, done, total = latest
+                elapsed = time.perf_counter() - started
+                if total:
+                    bar.progress(0.05 + 0.9 * done / total,
+                                 text=f"{why}: {what} the question bank with {model or 'the default model'}, "
+                                      f"{done} of {total} texts, {elapsed:.0f} s…")
+                else:
+                    bar.progress(0.05, text=f"{why}: {what}, {elapsed:.0f} s…")
+                concurrent.futures.wait([job], timeout=0.25)
             report = job.result()
         bar.progress(1.0, text=f"Index ready: {report.summary()}")
         st.session_state["last_build"] = f"Index ready: {report.summary()}"
