@@ -1,0 +1,75 @@
+"""Which model a build uses: the default (all-mpnet-base-v2) or the user's remembered choice, and the one line that
+says why an index of another model is rebuilt."""
+
+from __future__ import annotations
+
+from conftest import FakeEmbedder
+from index import store
+from index.embed import DEFAULT_MODEL, MINILM
+from index.search import config_for
+from ingest.build import build, choose_model
+
+
+def _manifest(index_dir):
+    return store.read_manifest(store.current_version(index_dir), index_dir)
+
+
+def test_the_default_model_is_mpnet_and_minilm_keeps_its_own_values():
+    assert DEFAULT_MODEL == "all-mpnet-base-v2"
+    assert config_for(DEFAULT_MODEL) != config_for(MINILM)  # each model has its own fitted values
+    assert config_for(MINILM) == config_for("a model with no fitted values")
+
+
+# ---------------------------------------------------------------- which model a build uses
+def test_an_index_of_another_model_follows_the_default_with_one_reason(fake_index):
+    index_dir, _, _ = fake_index
+    choice = choose_model(index_dir, None)
+    assert choice.model == DEFAULT_MODEL and not choice.explicit
+    assert "fake-bow" in choice.reason and "stale" in choice.reason and "\n" not in choice.reason
+    assert "--model fake-bow" in choice.reason  # how to keep the old model
+    # the index follows the default: naming its own model does not turn that into an explicit choice
+    assert choose_model(index_dir, "fake-bow") == type(choice)("fake-bow", False)
+
+
+def test_an_explicit_choice_is_remembered_by_a_plain_build(tmp_path, content_dir):
+    index_dir = tmp_path / "index"
+    build(content_dir, index_dir, embedder=FakeEmbedder(), model="fake-bow")
+    assert _manifest(index_dir)["model_choice"] == "explicit"
+    assert choose_model(index_dir, None) == choose_model(index_dir, None)
+    kept = choose_model(index_dir, None)
+    assert kept.model == "fake-bow" and kept.explicit and kept.reason is None
+    # `--model default` follows the default again, and says why the index is rebuilt
+    back = choose_model(index_dir, "default")
+    assert back.model == DEFAULT_MODEL and not back.explicit and "stale" in back.reason
+    # naming the index's own model keeps its choice as it was (the app's rebuild names it)
+    assert choose_model(index_dir, "fake-bow") == kept
+    # another explicit model is used, and the line says --model asked for it
+    other = choose_model(index_dir, MINILM)
+    assert other.model == MINILM and other.explicit and "as --model asks" in other.reason
+
+
+def test_no_index_yet_builds_with_the_default_and_says_nothing(tmp_path):
+    choice = choose_model(tmp_path / "none", None)
+    assert choice == choose_model(tmp_path / "none", None)
+    assert choice.model == DEFAULT_MODEL and not choice.explicit and choice.reason is None
+
+
+def test_the_cli_prints_the_reason_once_before_building(fake_index, monkeypatch, capsys):
+    import sys
+
+    import ingest.__main__ as cli
+
+    build_module = sys.modules["ingest.build"]
+
+    index_dir, content_dir, _ = fake_index
+    calls = []
+
+    class Report:
+        def summary(self):
+            return "built"
+
+    monkeypatch.setattr(build_module, "build", lambda *a, **kw: calls.append(kw) or Report())
+    assert cli.main(["--content", str(content_dir), "--index", str(index_dir), "--quiet"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "stale" in err[0] and DEFAULT_MODEL in err[0]
+    assert calls == [{"model": None, "progress": False}]
