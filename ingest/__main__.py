@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from index.errors import ContentErrors, SearchToolError
 from index.search import DEFAULT_CONTENT, DEFAULT_INDEX
@@ -47,13 +46,12 @@ def main(argv: list[str] | None = None) -> int:
                              "follows the default (all-mpnet-base-v2) again")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    from .build import build, choose_model
+    from .build import build
 
     try:
-        reason = choose_model(Path(args.index), args.model).reason
-        if reason:  # the one line that says why the whole bank is embedded again
-            print(reason, file=sys.stderr)
-        report = build(args.content, args.index, model=args.model, progress=not args.quiet)
+        # the one line that says why the whole bank is embedded again (only once the content is valid)
+        report = build(args.content, args.index, model=args.model, progress=not args.quiet,
+                       announce=lambda line: print(line, file=sys.stderr))
     except SearchToolError as exc:
         print(f"ingest: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
         return 1

@@ -188,7 +188,8 @@ def _same_model(a: str, b: str) -> bool:
 
 
 def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder=None, progress: bool = False,
-          export_onnx: bool = True, background_file: Path = background.BACKGROUND_FILE) -> BuildReport:
+          export_onnx: bool = True, background_file: Path = background.BACKGROUND_FILE,
+          announce=None) -> BuildReport:
     """Validate the content, embed what changed and publish a new index version.
 
     Args:
@@ -199,6 +200,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         embedder: for tests, an object with name, weights_sha256, dimension, max_seq_length and
             encode(texts, progress) that replaces the model.
         progress: show a progress bar while embedding.
+        announce: called with one line when the content is valid and the index is rebuilt for a model change
+            (`choose_model`'s reason), before anything is embedded.
         background_file: the background topics (ingest/background.py).
     Returns:
         BuildReport. Nothing is written when the content and model are unchanged.
@@ -218,6 +221,8 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         from index.embed import resolve_model
 
         choice = choose_model(index_dir, model)
+        if choice.reason and announce is not None:
+            announce(choice.reason)
         source = resolve_model(choice.model)
         model_info = {"name": source.name, "source": source.name if source.name != str(source.path) else str(source.path),
                       "weights_sha256": source.weights_sha256}

@@ -3,6 +3,8 @@ says why an index of another model is rebuilt."""
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import FakeEmbedder
 from index import store
 from index.embed import DEFAULT_MODEL, MINILM
@@ -54,22 +56,28 @@ def test_no_index_yet_builds_with_the_default_and_says_nothing(tmp_path):
     assert choice.model == DEFAULT_MODEL and not choice.explicit and choice.reason is None
 
 
-def test_the_cli_prints_the_reason_once_before_building(fake_index, monkeypatch, capsys):
-    import sys
-
-    import ingest.__main__ as cli
-
-    build_module = sys.modules["ingest.build"]
+def test_a_build_announces_the_reason_once_before_embedding(fake_index, monkeypatch):
+    from index import embed
+    from index.errors import ModelError
 
     index_dir, content_dir, _ = fake_index
-    calls = []
 
-    class Report:
-        def summary(self):
-            return "built"
+    def stop(name):  # the announcement comes before the model is even resolved
+        raise ModelError(f"stopped before resolving {name}")
 
-    monkeypatch.setattr(build_module, "build", lambda *a, **kw: calls.append(kw) or Report())
-    assert cli.main(["--content", str(content_dir), "--index", str(index_dir), "--quiet"]) == 0
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "stale" in err[0] and DEFAULT_MODEL in err[0]
-    assert calls == [{"model": None, "progress": False}]
+    monkeypatch.setattr(embed, "resolve_model", stop)
+    lines = []
+    with pytest.raises(ModelError, match=DEFAULT_MODEL):
+        build(content_dir, index_dir, announce=lines.append)
+    assert len(lines) == 1 and "stale" in lines[0] and DEFAULT_MODEL in lines[0]
+
+
+def test_broken_content_announces_nothing(fake_index):
+    from index.errors import ContentErrors
+
+    index_dir, content_dir, _ = fake_index
+    (content_dir / "broken.md").write_text("no front matter at all\n", encoding="utf-8")
+    lines = []
+    with pytest.raises(ContentErrors):
+        build(content_dir, index_dir, announce=lines.append)
+    assert lines == []
