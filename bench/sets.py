@@ -9,6 +9,11 @@ Two banks are measured side by side:
   accepts; relabel-offtopic.yaml turns the seed's off-topic queries that a new question answers into real
   ones) plus queries-a.yaml and queries-b.yaml; its related lists are related-a/b.jsonl.
 
+Both banks also read bench/banks/descriptions.yaml (style ``description``): concepts described in words of
+their own by an author who had read only the 61 question titles, never the bank's answers nor the other queries.
+Each entry lists its answers in the seed bank (``expect``, only for the seed's 15 questions) and in the larger
+bank (``expect_large``); the seed bank reads the entries that have ``expect``, the larger bank every entry.
+
 Both banks' queries are split into dev and test by the same hash of the query text (bench/eval.py
 `split_of`), so a query shared by the two banks is in the same part in both.
 """
@@ -30,6 +35,7 @@ SEED_CONTENT = ROOT / "content"
 SEED_QUERIES = ROOT / "bench" / "queries.yaml"
 SEED_RELATED = ROOT / "bench" / "related.jsonl"
 LARGE = ROOT / "bench" / "banks" / "large"
+DESCRIPTIONS = ROOT / "bench" / "banks" / "descriptions.yaml"
 BANKS = ("seed", "large")
 
 
@@ -67,10 +73,23 @@ def _related(paths: list[Path], ids: set[str]) -> tuple[dict, ...]:
     return tuple(rows)
 
 
+def _with_descriptions(queries: list[Query], ids: set[str], section_keys: set[str], expect_key: str) -> list[Query]:
+    """`queries` plus the description queries labelled for this bank (`expect_key`); a query already asked is
+    refused (ValueError), so no query counts twice."""
+    seen = {q.q.lower() for q in queries}
+    out = list(queries)
+    for q in load_queries(DESCRIPTIONS, ids, section_keys, expect_key=expect_key, only_labelled=True):
+        if q.q.lower() in seen:
+            raise ValueError(f"{DESCRIPTIONS.name}: {q.q!r} is already a query of this bank")
+        seen.add(q.q.lower())
+        out.append(q)
+    return out
+
+
 def seed_bank(section_keys: set[str]) -> EvalBank:
     ids = _ids(SEED_CONTENT)
-    return EvalBank("seed", SEED_CONTENT, tuple(load_queries(SEED_QUERIES, ids, section_keys)),
-                    _related([SEED_RELATED], ids), frozenset(ids))
+    queries = _with_descriptions(load_queries(SEED_QUERIES, ids, section_keys), ids, section_keys, "expect")
+    return EvalBank("seed", SEED_CONTENT, tuple(queries), _related([SEED_RELATED], ids), frozenset(ids))
 
 
 def assemble_large_content(target: Path) -> Path:
@@ -133,5 +152,6 @@ def large_bank(section_keys: set[str], workdir: Path) -> EvalBank:
                 raise ValueError(f"{path.name}: {q.q!r} is already a query of the larger bank")
             seen.add(q.q.lower())
             queries.append(q)
+    queries = _with_descriptions(queries, ids, section_keys, "expect_large")
     return EvalBank("large", content, tuple(queries), _related(sorted(LARGE.glob("related-*.jsonl")), ids),
                     frozenset(ids))

@@ -72,13 +72,14 @@ class SearchConfig:
     related_mentions: float = 0.05  # added per direction in which one question's text names the other
 
 
-# The values above are fitted for the default model, all-MiniLM-L6-v2. Another model's scores have other spreads
-# (all-mpnet-base-v2's cosines are both higher and wider apart), so its weights and no-match model are fitted on
-# its own evaluation runs and chosen by the index's model (`config_for`); a model not listed gets the defaults.
+# The values above are fitted for all-MiniLM-L6-v2 (`--model all-MiniLM-L6-v2`). Another model's scores have other
+# spreads (all-mpnet-base-v2's cosines are both higher and wider apart), so the default model's weights and
+# no-match model are fitted on its own evaluation runs and chosen by the index's model (`config_for`); a model not
+# listed gets the values above.
 MODEL_CONFIGS: dict[str, dict] = {
     "all-mpnet-base-v2": {"w_dense": 1.25, "w_sentence": 0.75, "w_coverage": 0.0,
-                          "no_match_weights": (3.3405, 5.4523, 2.0935, 0.0377, -1.3025, 2.4855, -8.2634),
-                          "no_match_bias": -2.6748, "no_match_threshold": 0.1761},
+                          "no_match_weights": (6.7154, 12.3683, 3.7516, -0.0106, 0.1118, 4.9048, -17.2937),
+                          "no_match_bias": -5.5159, "no_match_threshold": 0.0282},
 }
 
 

@@ -41,13 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--content", default=str(DEFAULT_CONTENT), help="folder of question files (default: %(default)s)")
     parser.add_argument("--index", default=str(DEFAULT_INDEX), help="index folder to write (default: %(default)s)")
     parser.add_argument("--model", default=None,
-                        help="sentence-transformers model name or folder (default: the bundled all-MiniLM-L6-v2)")
+                        help="sentence-transformers model name or folder, e.g. all-MiniLM-L6-v2 for small machines; "
+                             "remembered by the index, so a later build without --model keeps it; `--model default` "
+                             "follows the default (all-mpnet-base-v2) again")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     from .build import build
 
     try:
-        report = build(args.content, args.index, model=args.model, progress=not args.quiet)
+        # the one line that says why the whole bank is embedded again (only once the content is valid)
+        report = build(args.content, args.index, model=args.model, progress=not args.quiet,
+                       announce=lambda line: print(line, file=sys.stderr))
     except SearchToolError as exc:
         print(f"ingest: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
         return 1

@@ -26,6 +26,7 @@ __all__ = ["BuildReport", "Chunk", "build", "chunk", "names", "sentences", "titl
 # the manifest's embedding keys per field, and the dense field (format.VECTOR_FILES) each key list belongs to
 KEYED_FIELDS = {"chunks": "sections", "titles": "titles", "sentences": "sentences", "names": "names",
                 "background": "background"}
+DEFAULT_CHOICE = "default"  # `--model default`: follow the default model again after an explicit choice
 
 
 @dataclass(frozen=True)
@@ -132,19 +133,83 @@ def _drop_legacy_models(index_dir: Path) -> None:
     shutil.rmtree(legacy, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model a build uses, whether the user chose it, and why the live index is rebuilt for it (one line)."""
+
+    model: str  # a model name or folder, for index.embed.resolve_model
+    explicit: bool  # chosen with --model (remembered in the manifest), not the default
+    reason: str | None = None  # set when the live index was built with another model
+
+
+def _live_manifest(index_dir: Path) -> dict | None:
+    try:
+        return store.read_manifest(store.current_version(index_dir), index_dir, any_format=True)
+    except (SearchToolError, KeyError, ValueError, OSError):
+        return None
+
+
+def choose_model(index_dir: Path, requested: str | None) -> ModelChoice:
+    """Which model a build of `index_dir` uses.
+
+    An explicit `requested` model (--model NAME) is used and remembered in the manifest, so a later build without
+    one (`make index`, `make run`) keeps it; requesting the live index's own model changes nothing (the app's
+    rebuild names it). Without one, an index whose model was chosen
+    explicitly keeps that model; any other index follows the default model (index.embed.DEFAULT_MODEL), and one
+    built with another model is rebuilt: a model change makes the index stale. `requested` "default" follows the
+    default again after an explicit choice.
+    """
+    from index.embed import DEFAULT_MODEL
+
+    previous = _live_manifest(index_dir)
+    old = (previous or {}).get("model", {}).get("source") or (previous or {}).get("model", {}).get("name")
+    if requested and old and requested != DEFAULT_CHOICE and _same_model(requested, old):
+        # the live index's own model (the app's rebuild names it): the index keeps its choice as it was
+        return ModelChoice(requested, previous.get("model_choice") == "explicit")
+    if requested and requested != DEFAULT_CHOICE:
+        choice = ModelChoice(requested, True)
+    elif requested is None and previous is not None and previous.get("model_choice") == "explicit" and old:
+        return ModelChoice(old, True)
+    else:
+        choice = ModelChoice(DEFAULT_MODEL, False)
+    if old is None or _same_model(old, choice.model):
+        return choice
+    if choice.explicit:
+        why = f"ingest: the index was built with {old}; rebuilding it with {choice.model}, as --model asks"
+    else:
+        why = (f"ingest: the index was built with {old}, and the default model is {choice.model}: a model change "
+               f"makes the index stale, so it is rebuilt (`python -m ingest --model {old}` keeps {old})")
+    return ModelChoice(choice.model, choice.explicit, why)
+
+
+def _same_model(a: str, b: str) -> bool:
+    from index.embed import BUNDLED_NAMES, SPLIT_MODELS
+
+    def canonical(name: str) -> str:
+        if name in BUNDLED_NAMES:
+            return "minilm"
+        return SPLIT_MODELS[name].name if name in SPLIT_MODELS else name
+
+    return canonical(a) == canonical(b)
+
+
 def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder=None,
           progress: bool | Callable[[str, int, int], None] = False,
-          export_onnx: bool = True, background_file: Path = background.BACKGROUND_FILE) -> BuildReport:
+          export_onnx: bool = True, background_file: Path = background.BACKGROUND_FILE,
+          announce=None) -> BuildReport:
     """Validate the content, embed what changed and publish a new index version.
 
     Args:
         content_dir: the folder of question files.
         index_dir: the index folder (created if missing).
-        model: a sentence-transformers model name or folder; default the bundled all-MiniLM-L6-v2.
+        model: a sentence-transformers model name or folder, remembered as the user's choice; None keeps the
+            index's remembered choice, else the default model ("default" too: see `choose_model`).
         embedder: for tests, an object with name, weights_sha256, dimension, max_seq_length and
             encode(texts, progress) that replaces the model.
         progress: True for a one-line bar on a terminal (ingest/bar.py), or a callable given (what is being done,
             texts embedded so far, texts to embed; 0 and 0 for a step that is not counted) as the build goes.
+        announce: called with one line when the content is valid and the index is rebuilt for a model change
+            (`choose_model`'s reason), before anything is embedded.
         background_file: the background topics (ingest/background.py).
     Returns:
         BuildReport. Nothing is written when the content and model are unchanged.
@@ -152,19 +217,19 @@ def build(content_dir: Path, index_dir: Path, model: str | None = None, embedder
         ContentErrors (nothing written), ModelError, SearchToolError (another ingest is running).
     """
     if callable(progress):
-        return _build(content_dir, index_dir, model, embedder, progress, export_onnx, background_file)
+        return _build(content_dir, index_dir, model, embedder, progress, export_onnx, background_file, announce)
     from .bar import TerminalBar
 
     bar = TerminalBar() if progress else None
     try:
         return _build(content_dir, index_dir, model, embedder, bar or (lambda what, done, total: None), export_onnx,
-                      background_file)
+                      background_file, announce)
     finally:
         if bar is not None:
             bar.close()
 
 
-def _build(content_dir, index_dir, model, embedder, report, export_onnx, background_file) -> BuildReport:
+def _build(content_dir, index_dir, model, embedder, report, export_onnx, background_file, announce) -> BuildReport:
     started = time.perf_counter()
     content_dir, index_dir = Path(content_dir), Path(index_dir)
     questions = load_bank(content_dir)
@@ -177,7 +242,10 @@ def _build(content_dir, index_dir, model, embedder, report, export_onnx, backgro
     if embedder is None:
         from index.embed import resolve_model
 
-        source = resolve_model(model)
+        choice = choose_model(index_dir, model)
+        if choice.reason and announce is not None:
+            announce(choice.reason)
+        source = resolve_model(choice.model)
         model_info = {"name": source.name, "source": source.name if source.name != str(source.path) else str(source.path),
                       "weights_sha256": source.weights_sha256}
         onnx = None
@@ -186,17 +254,19 @@ def _build(content_dir, index_dir, model, embedder, report, export_onnx, backgro
 
             onnx = ensure_onnx(source, status=lambda line: report(line, 0, 0))
         encoder = _ModelEmbedder(source, onnx, _max_seq_length(source.path))
+        model_choice = "explicit" if choice.explicit else "default"
     else:
         source = None
         model_info = {"name": embedder.name, "source": embedder.name, "weights_sha256": embedder.weights_sha256}
         encoder = embedder
+        model_choice = "explicit" if model not in (None, DEFAULT_CHOICE) else "default"
     analyzer = Analyzer()
     config = {"chunking": chunking_config(), "lexical": analyzer.config()}
     sources = {q.path: q.sha256 for q in questions}
     background_info = {"sha256": background.file_sha256(background_file), "covered_at": background.COVERED_AT,
                        "covered_by": ["names", "sections"]}
-    inputs = hashlib.sha256(json.dumps([model_info, config, sources, format.FORMAT_VERSION, background_info],
-                                       sort_keys=True).encode()).hexdigest()
+    inputs = hashlib.sha256(json.dumps([model_info, config, sources, format.FORMAT_VERSION, background_info,
+                                        model_choice], sort_keys=True).encode()).hexdigest()
 
     with store.writer_lock(index_dir):
         previous, reuse = _previous_vectors(index_dir, model_info["weights_sha256"])
@@ -265,6 +335,7 @@ def _build(content_dir, index_dir, model, embedder, report, export_onnx, backgro
                 **config,
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "model": model_info,
+                "model_choice": model_choice,  # "explicit" (--model, kept by later builds) or "default"
                 **written,
                 "chunks": {c.id: _sha256(c.embed_text) for c in chunks},
                 "embedding_keys": {"chunks": chunk_keys, "titles": title_keys, "sentences": sentence_keys,

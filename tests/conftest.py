@@ -73,9 +73,10 @@ def fake_index(tmp_path, content_dir, fake_embedder):
 
 @pytest.fixture(scope="session")
 def real_index(tmp_path_factory) -> Path:
-    """The real bank (content/) indexed once per test session with the real bundled model."""
+    """The real bank (content/) indexed once per test session with the real all-MiniLM-L6-v2 (chosen explicitly,
+    so copies rebuilt without a model keep it: the default model's own index costs minutes to build here)."""
     from ingest.build import build
 
     index_dir = tmp_path_factory.mktemp("real") / "index"
-    build(ROOT / "content", index_dir)
+    build(ROOT / "content", index_dir, model="all-MiniLM-L6-v2")
     return index_dir

@@ -31,7 +31,7 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("editor-browser")
     content, index_dir = base / "content", base / "index"
     shutil.copytree(FIXTURE_CONTENT, content)
-    build(content, index_dir)
+    build(content, index_dir, model="all-MiniLM-L6-v2")
     with serve_app(index_dir, content, base / "practice.json", base / "streamlit.log") as (url, _, _):
         yield url, content
 

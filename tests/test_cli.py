@@ -138,7 +138,7 @@ def test_stale_index_answers_with_a_warning_and_strict_refuses_it(tmp_path):
 
     content = tmp_path / "content"
     shutil.copytree(ROOT / "tests" / "fixtures" / "content", content)
-    build(content, tmp_path / "index")
+    build(content, tmp_path / "index", model="all-MiniLM-L6-v2")
     (content / "roc-auc.md").write_text((content / "roc-auc.md").read_text() + "\nChanged.\n")
     out = run("search", "--json", "--index", str(tmp_path / "index"), "auc")
     assert out.returncode == 0, out.stderr

