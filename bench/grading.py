@@ -1,11 +1,17 @@
-"""How well the answer check (progress/grade.py) agrees with labelled answers (bench/grading/answers.yaml).
+"""How well the answer check (progress/grade.py) agrees with two labelled sets of answers, side by side.
 
-    python -m bench.grading                          # both halves, grader and baseline: the figures in docs/grading.md
+    python -m bench.grading                          # both sets, both halves, grader and baseline: docs/grading.md
+    python -m bench.grading --index build/index-mpnet   # the same with another index's model
     python -m bench.grading --split dev --misses     # tuning loop: dev only, with the points it gets wrong
     python -m bench.grading --split dev --config covered=0.6 mistake=0.65
+    python -m bench.grading --fit                    # refit the per-point model on both sets' dev halves
     python -m bench.grading --json                   # one JSON object
 
-Measures, per half (dev = tuned on, test = held out by the question id's hash, as bench/eval.py splits queries):
+The sets: A (bench/grading/answers.yaml, written beside the check) and B (bench/grading/answers-b.yaml, written
+by another author who read only content/, not the check nor set A). Both have the same shape.
+
+Measures, per set and half (dev = tuned on, test = held out by the question id's hash, as bench/eval.py splits
+queries):
   AUC strong vs other, strong vs partial, strong vs misconception: the chance that a strong answer scores above
       an answer of the other kind, over every pair of the half (ties count a half);
   agreement: the share of (answer, labelled point) pairs where the grader's covered/missed equals the label,
@@ -31,7 +37,8 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-ANSWERS = ROOT / "bench" / "grading" / "answers.yaml"
+SETS = {"A": ROOT / "bench" / "grading" / "answers.yaml", "B": ROOT / "bench" / "grading" / "answers-b.yaml"}
+ANSWERS = SETS["A"]
 KINDS = ("strong", "terse", "partial", "other", "misconception")
 PAIRS = (("strong", "other"), ("strong", "partial"), ("strong", "misconception"))
 
@@ -98,15 +105,15 @@ def auc(positive: list[float], negative: list[float]) -> float:
     return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
 
 
-def baseline_score(index, question_id: str, answer: str) -> float:
+def baseline_score(index, question_id: str, answer: str, embed=None) -> float:
     """The issue's baseline: each model-answer sentence's best cosine to the answer's sentences, averaged."""
     from progress.claims import split_sentences
 
     q = index.question(question_id)
     model = [s for sec in q.sections if sec.key in ("short", "explanation") for s in split_sentences(sec.text)]
     mine = split_sentences(answer) or [answer]
-    mv = np.vstack([index.embed_query(s) for s in model])
-    av = np.vstack([index.embed_query(s) for s in mine])
+    embed = embed or CachedEmbedder(index)
+    mv, av = embed(model), embed(mine)
     return float((mv @ av.T).max(axis=1).mean())
 
 
@@ -120,11 +127,43 @@ def _overlaps(point: str, model_text: str, auto: list[str]) -> bool:
     return False
 
 
-def evaluate(index, questions: list[LabelledQuestion], config=None, misses: bool = False) -> dict:
+class CachedEmbedder:
+    """The index's query vectors, kept for the whole run: a fit and the evaluation after it embed each text once."""
+
+    def __init__(self, index):
+        self.index = index
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        for t in texts:
+            if t not in self.vectors:
+                self.vectors[t] = self.index.embed_query(t)
+        return np.vstack([self.vectors[t] for t in texts])
+
+
+def fit(index, questions: list[LabelledQuestion], embed=None) -> dict:
+    """The per-point model's weights and bias, fitted by logistic regression on every (answer, labelled point)
+    pair of `questions` (the dev halves only: the caller passes them). Returns GradeConfig fields."""
+    from sklearn.linear_model import LogisticRegression
+
+    from progress.grade import Grader, config_for
+
+    grader = Grader(index, config_for(index.model_name), embed=embed)
+    xs, ys = [], []
+    for lq in questions:
+        for a in lq.answers:
+            x, *_ = grader.features(lq.id, a.text, list(lq.points))
+            xs.append(x.T)
+            ys += [i in a.covers for i in range(len(lq.points))]
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(np.vstack(xs), np.array(ys))
+    return {"weights": tuple(round(float(w), 4) for w in model.coef_[0]), "bias": round(float(model.intercept_[0]), 4)}
+
+
+def evaluate(index, questions: list[LabelledQuestion], config=None, misses: bool = False, embed=None) -> dict:
     """Every figure for one half: grader (labelled points and its own), baseline, timings."""
     from progress.grade import Grader
 
-    grader = Grader(index, config)
+    grader = Grader(index, config, embed=embed)
     scores = {"grader": {k: [] for k in KINDS}, "grader_own_points": {k: [] for k in KINDS},
               "baseline": {k: [] for k in KINDS}}
     agree = total = 0
@@ -146,7 +185,7 @@ def evaluate(index, questions: list[LabelledQuestion], config=None, misses: bool
             own_grade = grader.grade(lq.id, a.text)
             scores["grader"][a.kind].append(g.score)
             scores["grader_own_points"][a.kind].append(own_grade.score)
-            scores["baseline"][a.kind].append(baseline_score(index, lq.id, a.text))
+            scores["baseline"][a.kind].append(baseline_score(index, lq.id, a.text, embed))
             for i, p in enumerate(g.points):
                 ok = p.covered == (i in a.covers)
                 agree += ok
@@ -176,44 +215,58 @@ TARGETS = {"auc_strong_vs_other": 0.98, "auc_strong_vs_partial": 0.95, "auc_stro
 
 
 def report(results: dict) -> str:
+    """The figures as text: for each half, one column group per set (grader on the labelled points, grader on its
+    own points, baseline), then the targets."""
+    sets = list(results)
     lines = []
-    for split, r in results.items():
-        lines.append(f"{split}: {r['questions']} questions, {r['answers']} answers; a grade takes "
-                     f"{r['grade_ms']['p50']} ms (p50, warm), at most {r['grade_ms']['max']} ms")
-        lines.append(f"  {'':34}{'grader':>9}{'own pts':>9}{'baseline':>9}   target")
+    for split in next(iter(results.values())):
+        runs = {name: results[name][split] for name in sets}
+        lines.append(f"{split}: " + "; ".join(
+            f"set {n} {r['questions']} questions, {r['answers']} answers, a grade {r['grade_ms']['p50']} ms p50 "
+            f"(max {r['grade_ms']['max']})" for n, r in runs.items()))
+        lines.append(f"  {'':30}" + "".join(f"{'set ' + n + ': grader':>16}{'own pts':>9}{'baseline':>9}" for n in sets)
+                     + "   target")
         for key, target in TARGETS.items():
-            lines.append(f"  {key:34}{r['grader'][key]:9.3f}{r['grader_own_points'][key]:9.3f}"
-                         f"{r['baseline'][key]:9.3f}   ≥ {target}")
-        lines.append(f"  {'per-point agreement':34}{r['grader']['agreement']:9.3f}{'':18}   ≥ 0.85  "
-                     + ", ".join(f"{k} {v:.2f}" for k, v in r["grader"]["agreement_by_kind"].items()))
-        lines.append(f"  labelled points overlapped by the grader's own points: "
-                     f"{r['grader_own_points']['labelled_points_overlapped']:.3f}")
-        lines.append("  mean score by kind (grader): " + ", ".join(
-            f"{k} {v:.2f}" for k, v in r["grader"]["mean_score"].items()))
-        for m in r.get("misses", []):
-            lines.append(f"    miss {json.dumps(m, ensure_ascii=False)}")
+            lines.append(f"  {key:30}" + "".join(
+                f"{r['grader'][key]:16.3f}{r['grader_own_points'][key]:9.3f}{r['baseline'][key]:9.3f}"
+                for r in runs.values()) + f"   ≥ {target}")
+        for kind, target in (("all", 0.85), ("strong", 0.80)):
+            lines.append(f"  {'per-point agreement, ' + kind:30}" + "".join(
+                f"{r['grader']['agreement'] if kind == 'all' else r['grader']['agreement_by_kind']['strong']:16.3f}"
+                f"{'':18}" for r in runs.values()) + f"   ≥ {target}")
+        for n, r in runs.items():
+            lines.append(f"  set {n}: agreement by kind " + ", ".join(
+                f"{k} {v:.2f}" for k, v in r["grader"]["agreement_by_kind"].items())
+                + "; mean score " + ", ".join(f"{k} {v:.2f}" for k, v in r["grader"]["mean_score"].items())
+                + f"; labelled points overlapped by its own {r['grader_own_points']['labelled_points_overlapped']:.2f}")
+            for m in r.get("misses", []):
+                lines.append(f"    miss {json.dumps(m, ensure_ascii=False)}")
     return "\n".join(lines)
 
 
-def _config(pairs: list[str]):
-    from progress.grade import GradeConfig
+def _config(model_name: str, pairs: list[str], fitted: dict | None = None):
+    from progress.grade import config_for
 
-    fields = {f.name: f.type for f in dataclasses.fields(GradeConfig)}
-    values = {}
+    base = config_for(model_name)
+    fields = {f.name: f.type for f in dataclasses.fields(base)}
+    values = dict(fitted or {})
     for pair in pairs:
         key, _, value = pair.partition("=")
-        if key not in fields:
-            raise SystemExit(f"unknown setting {key!r}; one of {', '.join(fields)}")
+        if key not in fields or key == "weights":
+            raise SystemExit(f"unknown setting {key!r}; one of {', '.join(f for f in fields if f != 'weights')}")
         values[key] = int(value) if fields[key] in ("int", int) else float(value)
-    return GradeConfig(**values)
+    return dataclasses.replace(base, **values)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.grading", description=__doc__.split("\n")[0])
     parser.add_argument("--index", default=str(ROOT / "build" / "index"), help="index folder (default: %(default)s)")
     parser.add_argument("--split", choices=("dev", "test", "both"), default="both")
+    parser.add_argument("--set", choices=(*SETS, "both"), default="both", help="labelled set (default: %(default)s)")
     parser.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="GradeConfig settings to try")
     parser.add_argument("--misses", action="store_true", help="list the points graded against the label (dev only)")
+    parser.add_argument("--fit", action="store_true",
+                        help="refit the per-point model on the dev halves of the sets, print it, evaluate with it")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.misses and args.split != "dev":
@@ -222,14 +275,22 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         index = open_index(args.index)
-        questions = load_answers(index)
+        sets = {name: load_answers(index, path) for name, path in SETS.items() if args.set in (name, "both")}
     except (SearchToolError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    config = _config(args.config)
+    embed = CachedEmbedder(index)
+    fitted = None
+    if args.fit:  # on the dev halves only: the test halves stay held out
+        fitted = fit(index, [q for qs in sets.values() for q in qs if q.split == "dev"], embed)
+        print(f"fitted on dev for {index.model_name}: {fitted}", file=sys.stderr)
+    config = _config(index.model_name, args.config, fitted)
     splits = ("dev", "test") if args.split == "both" else (args.split,)
-    results = {s: evaluate(index, [q for q in questions if q.split == s], config, args.misses) for s in splits}
-    print(json.dumps(results, indent=1) if args.json else report(results))
+    results = {name: {s: evaluate(index, [q for q in questions if q.split == s], config, args.misses, embed)
+                      for s in splits}
+               for name, questions in sets.items()}
+    print(json.dumps({"model": index.model_name, "sets": results}, indent=1) if args.json
+          else f"model {index.model_name}\n" + report(results))
     return 0
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+# a full stop after one of these (or after a lone capital, an initial) ends no sentence
+ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|vs|etc|approx|cf|Dr|Mr|Ms|Fig|No)|\b[A-Z])\.$")
 # spoken run-ons are split into clauses at these joints as well as at sentence ends
 CLAUSE = re.compile(r",\s+(?:and|but|so|which|whereas|while|because|since|then|or)\s+|\s+[—–]\s+|;\s+|:\s+"
                     r"|,\s+(?=(?:you|it|that|they|this|there|the|each|every|so)\b)", re.IGNORECASE)
@@ -29,8 +30,31 @@ def _words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`: cut after . ! ? or ; before a space, outside parentheses and
+    brackets, and not after an abbreviation ("e.g.", "vs.")."""
+    spans, start, depth = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch in "([") - (ch in ")]")
+        if depth <= 0 and ch in ".!?;" and (i + 1 == len(text) or text[i + 1].isspace()) \
+                and not (ch == "." and ABBREVIATION.search(text[max(0, i - 7):i + 1])):
+            spans.append((start, i + 1))
+            start = i + 1
+            depth = 0
+    spans.append((start, len(text)))
+    out = []
+    for a, b in spans:
+        while a < b and text[a].isspace():
+            a += 1
+        if b > a:
+            out.append((a, b))
+    return out
+
+
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in SENTENCE.split(text.replace("\n", " ")) if s.strip()]
+    """Sentences (and semicolon-joined clauses) of a text, never cut inside parentheses or after "e.g."."""
+    text = " ".join(text.split())
+    return [text[a:b] for a, b in _sentence_spans(text)]
 
 
 def _clause_spans(sentence: str) -> list[tuple[int, int]]:
@@ -65,45 +89,69 @@ def answer_parts(answer: str, min_words: int = 3) -> list[tuple[str, str]]:
     return [(p, s) for p, s in parts.items() if len(_words(p)) >= min_words]
 
 
-def _list_items(sentence: str) -> list[str]:
-    """'Types: a (x, y), b and c' → ['a (x, y)', 'b', 'c']: top-level comma items after a colon."""
-    head, sep, tail = sentence.partition(": ")
-    if not sep or len(_words(head)) > 6:
-        return [sentence]
-    items, depth, start = [], 0, 0
-    for i, ch in enumerate(tail):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0 and ch == "," and i > start:
-            items.append(tail[start:i])
-            start = i + 1
-    items.append(tail[start:])
-    last = re.split(r"\s+and\s+(?![^(]*\))", items[-1].strip(), maxsplit=1)
-    items = [re.sub(r"^(?:and|or)\s+", "", i.strip(" .")) for i in items[:-1] + last if i.strip(" .")]
-    # a colon before a clause broken by commas ("shifts and, when labels are available, track …") is no list
-    if len(items) < 2 or any(re.search(r"\b(?:and|or)$", i) for i in items):
-        return [sentence]
-    return items
-
-
 # a short claim with one of these words leans on the claim before it ("Attention solves both.")
 BACK_REFERENCE = re.compile(r"\b(?:both|this|these|that|those|it|they|them)\b", re.I)
+MIN_CLAIM_WORDS = 5  # a shorter sentence or semicolon clause ("multiclass has more") is read with the one before
 
 
 def claims(text: str) -> list[str]:
-    """A section's claims: sentences, split into list items and at semicolons and dashes between clauses. A short
-    sentence that refers back to the claim before it ("Attention solves both.") is joined to that claim, as the
-    text has them, so every point can be read alone and stays a verbatim part of the model answer."""
+    """A section's claims, each a whole statement that can be read alone: its sentences, and the clauses between
+    semicolons, never cut inside parentheses or at a list's commas (a list stays one claim with its head:
+    "Evaluation metrics differ: accuracy/F1 for classification, RMSE/MAE/R2 for regression"). A clause after a
+    semicolon shorter than MIN_CLAIM_WORDS ("…two classes; multiclass has more"), or a short sentence that refers
+    back to the one before ("Attention solves both."), stays joined to the claim before it, as the text has them.
+    Every claim is a verbatim part of the section, without its final full stop or semicolon."""
+    text = " ".join(text.split())
+    spans: list[list[int]] = []
+    for a, b in _sentence_spans(text):
+        whole = text[a:b].rstrip(" .;!?")
+        n = len(_words(whole))
+        after_semicolon = bool(spans) and text[spans[-1][1] - 1] == ";"
+        if spans and n < MIN_CLAIM_WORDS and (after_semicolon or (n < 6 and BACK_REFERENCE.search(whole))):
+            spans[-1][1] = b
+        else:
+            spans.append([a, b])
+    out = []
+    for a, b in spans:
+        claim = text[a:b].rstrip(" .;!?")
+        if len(_words(claim)) >= 3:
+            out.append(claim)
+    return out
+
+
+def list_items(claim: str) -> list[str]:
+    """The items of a claim that lists things, each one a thing a candidate may name alone: "Types: target
+    leakage (…), train-test contamination (…) and identifier leakage (…)" → the three, split at top-level commas
+    and a final "and"/"or", never inside parentheses. A claim that is no list (a short head before a colon, or a
+    sentence naming three or more things) gives []."""
+    head, sep, tail = claim.partition(": ")
+    if not sep or len(_words(head)) > 6:
+        return []
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(tail):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and ch in ",;" and i > start:
+            items.append(tail[start:i])
+            start = i + 1
+    items.append(tail[start:])
+    last = re.split(r"\s+(?:and|or)\s+(?![^(]*\))", items[-1].strip(), maxsplit=1)
+    items = [re.sub(r"^(?:and|or)\s+", "", i.strip(" .")) for i in items[:-1] + last if i.strip(" .")]
+    # a colon before a clause broken by commas ("shifts and, when labels are available, track …") is no list
+    if len(items) < 2 or any(re.search(r"\b(?:and|or)$", i) for i in items):
+        return []
+    return [i for i in items if len(_words(i)) >= 2]
+
+
+def mistake_corrections(text: str) -> list[tuple[str, str]]:
+    """Each Common mistakes sentence that says its fix, as (belief, correction): "Fitting preprocessing on the
+    entire dataset including test set — must fit on training set only" → ("Fitting preprocessing on the entire
+    dataset including test set", "must fit on training set only"). A candidate who says the fix makes the point
+    the belief gets wrong."""
     out = []
     for sentence in split_sentences(text):
-        whole = sentence.strip(" .")
-        if out and len(_words(whole)) < 6 and BACK_REFERENCE.search(whole) and f"{out[-1]}. {whole}" in text:
-            out[-1] = f"{out[-1]}. {whole}"
-            continue
-        for item in _list_items(sentence.rstrip(".")):
-            for clause in re.split(r";\s+|\.\s+", item):
-                clause = clause.strip(" .")
-                if len(_words(clause)) >= 3:
-                    out.append(clause)
+        parts = MISTAKE_BELIEF.split(PARENTHESES.sub("", sentence), maxsplit=1)
+        if len(parts) == 2 and len(_words(parts[0])) >= 3 and len(_words(parts[1])) >= 3:
+            out.append((parts[0].strip(" .,"), parts[1].strip(" .,")))
     return out
 
 

@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import FakeEmbedder
 from index import open_index
-from progress.grade import LIMITS, MAX_ANSWER_CHARS
 from progress import ProgressLocked, ProgressStore, open_store
+from progress.grade import LIMITS, MAX_ANSWER_CHARS, VERDICT_RULE, verdict_label
 from test_progress_store import _new_pg_database, pg_server  # noqa: F401 (the server: a fixture)
 from ui import practice
 from ui.render import escape_md
@@ -105,6 +105,14 @@ def test_check_my_answer_marks_points_with_evidence_verdict_and_limits(app):
     assert any(escape_md(LIMITS) in c.value for c in at.caption), "what the check can and cannot judge"
     verdict = [*at.success, *at.warning, *at.error]
     assert any(v.value.replace("\\", "").split(":")[0] in ("Strong", "Good", "Partial", "Not yet") for v in verdict)
+    # the figure is the share of points covered, and the verdict follows it, by the rule shown beneath it
+    bar = next(p.proto.text for p in at.get("progress") if "Coverage" in p.proto.text)
+    shown, covered, total = re.match(r"Coverage (\d+)%: (\d+) of (\d+) key points? covered", bar).groups()
+    assert int(covered) == sum(b.startswith(":green-badge") for b in badges) and int(total) == len(badges)
+    assert int(shown) == round(100 * int(covered) / int(total))
+    label = verdict_label(int(covered) / int(total))
+    assert any(plain(v.value).startswith(f"{label}: covers {covered} of {total}") for v in verdict)
+    assert any(escape_md(VERDICT_RULE) in c.value for c in at.caption)
 
 
 def test_missed_points_are_listed_to_read_next(app):

@@ -11,7 +11,7 @@ import time
 import streamlit as st
 
 from index import SearchToolError
-from progress.grade import LIMITS
+from progress.grade import LIMITS, VERDICT_RULE
 
 from .. import keys, practice
 from ..render import escape_md
@@ -82,12 +82,14 @@ def show_grade(grade) -> None:
             st.caption(f"Your words: “{escape_md(point.evidence)}”")
         else:
             st.markdown(f":red-badge[:material/close: missed] {escape_md(point.text)}")
-    st.progress(min(1.0, max(0.0, grade.score)),
-                text=f"Coverage {grade.score:.0%}: {covered} of {total} key point{'s' if total != 1 else ''} covered")
+    # the figure is the share of points covered, and the verdict follows it (VERDICT_RULE, shown beneath)
+    st.progress(grade.coverage,
+                text=f"Coverage {grade.coverage:.0%}: {covered} of {total} key point{'s' if total != 1 else ''} covered")
     # the verdict's own list of missed points is left out: "Read next" below lists every one of them
-    verdict, label = grade.verdict.split(" Missed: ", 1)[0], grade.verdict.split(":", 1)[0]
-    box = st.warning if grade.misconceptions and label in VERDICT_BOX else VERDICT_BOX.get(label, st.error)
+    verdict = grade.verdict.split(" Missed: ", 1)[0]
+    box = st.warning if grade.misconceptions else VERDICT_BOX.get(grade.label, st.error)
     box(escape_md(verdict))
+    st.caption(escape_md(VERDICT_RULE))
     for mistake in grade.misconceptions:
         st.warning(f"“{escape_md(mistake.evidence)}” sounds like a known mistake: {escape_md(mistake.mistake)}",
                    icon=":material/report:")
