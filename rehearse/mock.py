@@ -59,7 +59,7 @@ class QuestionSummary:
 
     question_id: str
     title: str
-    coverage: float  # the answer check's score of the main answer
+    coverage: float  # the share of the main answer's key points covered (Grade.coverage)
     covered: int
     points: int
     missed: tuple[str, ...]  # key points the main answer missed
@@ -204,9 +204,9 @@ class MockInterview:
             asked = self.asked_at.get(i)
             end = (follow or main).at
             out.append(QuestionSummary(
-                step.question_id, step.title, g.score, len(g.covered), len(g.points),
+                step.question_id, step.title, g.coverage, len(g.covered), len(g.points),
                 tuple(p.text for p in g.missed), tuple(mistakes), main.delivery, step.follow_up,
-                (len(fg.covered) / len(fg.points) if fg is not None and fg.points else None if fg is None else 0.0),
+                (fg.coverage if fg is not None else None),
                 tuple(p.text for p in fg.missed) if fg is not None else (), g.rating,
                 (end - asked).total_seconds() if asked is not None else None))
         return out

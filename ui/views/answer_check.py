@@ -68,7 +68,7 @@ def check(idx, question_id: str, key: str) -> None:
             problem = str(exc)[:1].upper() + str(exc)[1:] + "."
     st.session_state[f"{key}-grade"] = (text, grade, problem, time.perf_counter() - started)
     if grade is not None:
-        speak.keep_in_history(question_id, key, text, grade.score)
+        speak.keep_in_history(question_id, key, text, grade.coverage)
 
 
 def show_grade(grade) -> None:

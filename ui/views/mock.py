@@ -95,7 +95,7 @@ def submit(idx, interview: MockInterview, key: str) -> None:
     except (QueryError, ValueError) as exc:
         st.session_state["mock-error"] = str(exc)[:1].upper() + str(exc)[1:] + "."
         return
-    speak.keep_in_history(question_id, key, text, answer.grade.score, source="mock")
+    speak.keep_in_history(question_id, key, text, answer.grade.coverage, source="mock")
 
 
 def end_early(interview: MockInterview) -> None:
