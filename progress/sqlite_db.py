@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,13 +30,26 @@ class SQLite(Backend):
         conn = sqlite3.connect(self.path, timeout=self.lock_timeout_s, isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.lock_timeout_s * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._wal(conn)
             conn.execute("PRAGMA synchronous = FULL")  # a recorded review survives a power cut, not only a crash
             conn.execute("PRAGMA foreign_keys = ON")
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _wal(self, conn) -> None:
+        """Switch to WAL. SQLite does not call the busy handler for this switch: while another connection is creating
+        the same new database it fails at once with "database is locked", so it is retried until lock_timeout_s."""
+        deadline = time.monotonic() + self.lock_timeout_s
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     def begin_write(self, conn) -> None:
         # IMMEDIATE takes the write lock first, so the card read below is the latest one when the row is written.
