@@ -15,7 +15,7 @@ from .. import charts, practice
 from ..mode import error_detail
 from ..render import escape_md
 from ..resources import Paths
-from .practice import SIGN_IN_FIRST, WEAK_SOURCE, current_interview, current_learner, learner_tz, open_progress
+from .practice import WEAK_SOURCE, current_interview, learner_and_progress, learner_tz
 
 WEAKEST_SHOWN = 8
 
@@ -27,15 +27,8 @@ def counts_line(counts) -> str:
 
 def learner_store(paths: Paths):
     """(learner, store) for the current learner, or None after saying why there is none."""
-    learner, problem = current_learner()
-    if problem == SIGN_IN_FIRST:
-        st.info(SIGN_IN_FIRST, icon=":material/login:")
-        return None
-    if problem:
-        st.error(f"{escape_md(problem)} Change the learner name in the sidebar.")
-        return None
-    opened = open_progress(paths)
-    return None if opened is None else (learner, opened[0])
+    found = learner_and_progress(paths, "see your progress")
+    return None if found is None else found[:2]
 
 
 def progress_view(idx, paths: Paths) -> None:
