@@ -6,8 +6,9 @@ Two ways to turn text into vectors, giving the same numbers (a test holds them t
   that cannot be exported to ONNX.
 * `OnnxEmbedder` — the same weights exported to ONNX once per model per machine into the model cache
   (`onnx_cache_folder`, made by ingest/onnx_export.py), run with onnxruntime + tokenizers + mean pooling; starts in
-  well under a second. Ingest embeds the bank and queries are embedded with the float export, named with its
-  SHA-256 in the index's manifest (an 8-bit query model was measured and not kept: docs/models.md).
+  well under a second. Ingest embeds the bank with the float export; queries are embedded with the same float model
+  with its operators fused (query.onnx: same vectors, less CPU), each named with its SHA-256 in the index's manifest
+  (an 8-bit query model was measured and not kept: docs/models.md).
 
 Two models ship as pip packages, and their weights are checked against the official release's
 SHA-256 every time they are resolved (`resolve_model`), before they are trusted:

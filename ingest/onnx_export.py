@@ -131,6 +131,8 @@ def _add_query_graph(folder: Path, source: ModelSource) -> None:
     try:
         fuse_query_graph(folder / ONNX_FLOAT, tmp, int(config["num_attention_heads"]), int(config["hidden_size"]))
         if check_query_graph(folder, tmp.name, configured_max_seq_length(source.path)) >= QUERY_GRAPH_MIN_COSINE:
+            with open(tmp, "rb") as written:
+                os.fsync(written.fileno())  # on disk before the record names it
             os.replace(tmp, folder / ONNX_QUERY)
             query_model = ONNX_QUERY
     except OSError:
