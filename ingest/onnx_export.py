@@ -6,7 +6,7 @@ The files live in `index.embed.onnx_cache_folder(weights sha256)` (<model cache>
 * model.onnx — the float export, checked against the weights it came from; ingest embeds the bank with it;
 * query.onnx — the same float model with each layer's operators fused into onnxruntime's kernels
   (`fuse_query_graph`: attention, Gelu, skip + LayerNorm), checked against model.onnx (cosine >= 0.99999 on every
-  check text, alone and batched); it embeds the queries, 0.85-0.9x model.onnx's CPU time (docs/models.md). A model
+  check text, alone and batched); it embeds the queries, 0.85-1.0x model.onnx's time (docs/models.md). A model
   whose graph the fusions do not reproduce has none, and model.onnx embeds its queries;
 * tokenizer.json — the model's tokenizer;
 * files.json — every file's SHA-256, which file serves queries and the QUERY_GRAPH version, written last. A folder
@@ -167,14 +167,22 @@ def fuse_query_graph(src: Path, dst: Path, num_heads: int, hidden_size: int) -> 
     the mask; `_fuse_biased_attention` matches that block and passes the bias to `Attention` as its attention_bias
     input, which onnxruntime adds at the same place.
     """
+    import logging
+
     import onnx
     from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
 
     model = onnx.load(str(src))
     _fuse_biased_attention(model, num_heads)
+    # without symbolic shape inference, which copies the whole model several times (mpnet's fusion peaked at 4.2 GB
+    # with it, 1.5 GB without) and finds the same fusions here; its one notice that it is off is not for the user
+    options = FusionOptions("bert")
+    options.enable_shape_inference = False
+    logging.getLogger("fusion_skiplayernorm").setLevel(logging.ERROR)
     fused = optimizer.optimize_model(model, model_type="bert", num_heads=num_heads, hidden_size=hidden_size,
-                                     opt_level=0)
-    fused.save_model_to_file(str(dst))
+                                     optimization_options=options, opt_level=0)
+    onnx.save(fused.model, str(dst))
     return {k: v for k, v in fused.get_fused_operator_statistics().items() if v}
 
 
@@ -256,13 +264,15 @@ def check_query_graph(folder: Path, query_file: str, max_seq_length: int) -> flo
     alone and all of them in one padded batch."""
     from index.embed import OnnxEmbedder
 
-    exact, fused = (OnnxEmbedder(folder, max_seq_length, model_file=name) for name in (ONNX_FLOAT, query_file))
     texts = list(QUERY_GRAPH_CHECK)
-    lowest = 1.0
-    for a, b in ((exact.encode(texts, batch_size=len(texts)), fused.encode(texts, batch_size=len(texts))),
-                 (np.vstack([exact.encode([t]) for t in texts]), np.vstack([fused.encode([t]) for t in texts]))):
-        lowest = min(lowest, float(np.min(np.sum(a * b, axis=1))))
-    return lowest
+    vectors = []
+    for name in (ONNX_FLOAT, query_file):  # one session at a time: each holds the whole model
+        model = OnnxEmbedder(folder, max_seq_length, model_file=name)
+        vectors.append((model.encode(texts, batch_size=len(texts)), np.vstack([model.encode([t]) for t in texts])))
+        del model
+    (exact_batch, exact_alone), (fused_batch, fused_alone) = vectors
+    return min(float(np.min(np.sum(exact_batch * fused_batch, axis=1))),
+               float(np.min(np.sum(exact_alone * fused_alone, axis=1))))
 
 
 def quantize_weights(src: Path, dst: Path, block_size: int = 32, bits: int = 8, only=None) -> int:
