@@ -3,7 +3,11 @@
     python -m bench.models --index /tmp/h7/index-mpnet --work /tmp/h7/variants
     python -m bench.models --index /tmp/h7/index-mpnet --work /tmp/h7/variants --variants fused,int8-static
     python -m bench.models --index /tmp/h7/index-large-mpnet --quality large    # 61-question bank, dev and test
-    python -m bench.models --index /tmp/h7/index-minilm --speed /tmp/h7/index-mpnet        # warm, alternating
+    python -m bench.models --index /tmp/i20q/index-mpnet --speed /tmp/i20q/index-minilm   # warm, alternating
+    python -m bench.models --index /tmp/i20q/index-mpnet --sessions        # threads, optimization level
+    python -m bench.models --index /tmp/i20q/index-mpnet --lengths          # embedding time by query length
+    python -m bench.models --index /tmp/i20q/index-mpnet --query-model --also /tmp/i20q/index-large-mpnet   # the bar
+    python -m bench.models --index /tmp/i20q/index-mpnet --query-model --candidate int8-attention --work /tmp/i20q/v
     python -m bench.models --index /tmp/h7/index-minilm --cold /tmp/h7/index-mpnet         # one-shot lookups
 
 For every option: its file size, p50/p95 per query (each query embedded by the float
@@ -31,7 +35,6 @@ from index import format
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "bench" / "queries.yaml"
-DESCRIPTIONS = Path("/work/authored/descriptions.yaml")  # the description-style set, where it is written
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ OPTIONS = (
     Option("fused", "onnxruntime.transformers.optimizer, model_type bert (12 heads, 768): Gelu/SkipLayerNorm fused"),
     Option("trunc32", "float, queries truncated to 32 tokens"),
     Option("int8-dynamic-ffn", "dynamic int8, per-channel, only the feed-forward MatMuls of layers 1-10"),
+    Option("int8-attention", "dynamic int8, per-channel, only the attention projections (q, k, v, o) of every layer"),
     Option("w8b32", "MatMulNBits: 8-bit symmetric weights, one scale per 32, int8 compute (quantize_weights)"),
     Option("w8b16", "the same with one scale per 16 weights"),
     Option("int8-static", "static int8 QDQ, per-channel weights, MatMul only, MinMax calibration on the bank's texts"),
@@ -131,6 +135,12 @@ def build_option(name: str, float_model: Path, work: Path, tokenizer_folder: Pat
                                          opt_level=0)
         print(f"  fused: {model.get_fused_operator_statistics()}", file=sys.stderr)
         model.save_model_to_file(str(tmp))
+    elif name == "int8-attention":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(float_model), str(tmp), per_channel=True, weight_type=QuantType.QInt8,
+                         nodes_to_quantize=[n for n in all_matmuls(float_model)
+                                            if re.search(r"/attention/attn/[qkvo]/MatMul$", n)])
     elif name == "int8-dynamic-ffn":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -318,39 +328,99 @@ def quality(index_dir: Path, large: bool) -> str:
     return "\n".join(lines)
 
 
-def speed(index_dirs: list[Path]) -> str:
-    """Per query, alternating between the indexes: the served query model alone, then the whole search
-    (every query of bench/queries.yaml once, so the query cache never answers)."""
-    from index import store
-    from index.embed import query_embedder
+@dataclass(frozen=True)
+class QueryPath:
+    """One way to embed an index's queries: which ONNX file of the model cache, how many threads, which onnxruntime
+    graph optimization level at load."""
+
+    index_dir: Path
+    model_file: str  # index.embed.ONNX_FLOAT (the export as made) or ONNX_QUERY (the fused graph)
+    threads: int = 2
+    level: str = "all"  # ORT_ENABLE_<level>
+
+    def label(self, model_name: str) -> str:
+        extra = "".join([f", {self.threads} thread{'s' * (self.threads > 1)}" if self.threads != 2 else "",
+                         f", {self.level}" if self.level != "all" else ""])
+        return f"{model_name} {self.model_file}{extra}"
+
+    def embedder(self):
+        import onnxruntime as ort
+
+        from index import store
+        from index.embed import ONNX_TOKENIZER, OnnxEmbedder, verified_onnx_folder
+
+        model = store.read_manifest(store.current_version(self.index_dir), self.index_dir)["model"]
+        folder = verified_onnx_folder(model["onnx"], (self.model_file, ONNX_TOKENIZER))
+        emb = OnnxEmbedder(folder, int(model["max_seq_length"]), threads=self.threads, model_file=self.model_file)
+        if self.level != "all":
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads, opts.inter_op_num_threads = self.threads, 1
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            opts.log_severity_level = 3
+            opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, f"ORT_ENABLE_{self.level.upper()}")
+            emb.session = ort.InferenceSession(str(folder / self.model_file), opts, providers=["CPUExecutionProvider"])
+        return model["name"], emb
+
+
+def speed(paths: list[QueryPath]) -> str:
+    """Per query of bench/queries.yaml (each once, so the query cache never answers), the paths in turn, their order
+    rotated from one query to the next: the query embedding alone, then the whole search (`open_index(...,
+    embedder=...)`, embedding included), each by wall time and by the process's CPU time."""
     from index.search import open_index
 
     queries = load_query_texts()
     runs = []
-    for index_dir in index_dirs:
-        model = store.read_manifest(store.current_version(index_dir), index_dir)["model"]
-        runs.append((index_dir.name, model["name"],
-                     query_embedder(model["onnx"], int(model["max_seq_length"])),
-                     open_index(index_dir, check_stale=False)))
-    for _, _, embedder, idx in runs:
+    for path in paths:
+        name, embedder = path.embedder()  # shared: timing it alone does not fill the index's query cache
+        idx = open_index(path.index_dir, check_stale=False, embedder=embedder)
         embedder.encode(["warm up"])
         idx.search("warm up")
-    embed_ms = {name: [] for name, *_ in runs}
-    search_ms = {name: [] for name, *_ in runs}
+        runs.append((path.label(name), embedder, idx))
+    times = {label: {k: [] for k in ("embed", "embed_cpu", "search", "search_cpu")} for label, *_ in runs}
     for i, q in enumerate(queries):
-        for name, _, embedder, idx in (runs if i % 2 == 0 else runs[::-1]):
-            t0 = time.perf_counter()
+        turn = i % len(runs)
+        for label, embedder, idx in runs[turn:] + runs[:turn]:
+            c0, t0 = time.process_time(), time.perf_counter()
             embedder.encode([q])
-            t1 = time.perf_counter()
+            c1, t1 = time.process_time(), time.perf_counter()
             idx.search(q)
-            embed_ms[name].append((t1 - t0) * 1000)
-            search_ms[name].append((time.perf_counter() - t1) * 1000)
-    lines = ["| index | model | query embedding p50 / p95 ms | whole search p50 / p95 ms (embedding included) |",
+            c2, t2 = time.process_time(), time.perf_counter()
+            for key, value in (("embed", t1 - t0), ("embed_cpu", c1 - c0), ("search", t2 - t1),
+                               ("search_cpu", c2 - c1)):
+                times[label][key].append(value * 1000)
+    first = runs[0][0]
+    lines = [f"{len(queries)} queries, load average {os.getloadavg()[0]:.1f} at the end; ratios are medians of "
+             f"per-query ratios to the first row", "",
+             "| query path | embedding p50 / p95 ms | embedding CPU p50 ms | whole search p50 / p95 ms | whole search "
+             "CPU p50 ms | embedding / first row's | whole search / first row's |", "|" + "---|" * 7]
+    for label, *_ in runs:
+        t = {k: np.array(v) for k, v in times[label].items()}
+        base = {k: np.array(v) for k, v in times[first].items()}
+        lines.append(f"| {label} | {np.percentile(t['embed'], 50):.1f} / {np.percentile(t['embed'], 95):.1f} | "
+                     f"{np.percentile(t['embed_cpu'], 50):.1f} | {np.percentile(t['search'], 50):.1f} / "
+                     f"{np.percentile(t['search'], 95):.1f} | {np.percentile(t['search_cpu'], 50):.1f} | "
+                     f"{np.median(t['embed'] / base['embed']):.2f} | {np.median(t['search'] / base['search']):.2f} |")
+    return "\n".join(lines)
+
+
+def by_length(path: QueryPath, other: QueryPath, lengths=(4, 8, 12, 16, 24, 32, 64), reps: int = 40) -> str:
+    """Embedding time against the query's length in tokens (synthetic queries of `lengths` tokens), two paths
+    alternating: how much a longer query costs, and whether the fused graph's gain depends on it."""
+    runs = [(p.label(name), emb) for p in (path, other) for name, emb in [p.embedder()]]
+    lines = ["| tokens | " + " | ".join(f"{label} CPU / wall p50 ms" for label, _ in runs) + " | CPU ratio |",
              "|---|---|---|---|"]
-    for name, model_name, *_ in runs:
-        e, w = np.array(embed_ms[name]), np.array(search_ms[name])
-        lines.append(f"| {name} | {model_name} | {np.percentile(e, 50):.1f} / {np.percentile(e, 95):.1f} | "
-                     f"{np.percentile(w, 50):.1f} / {np.percentile(w, 95):.1f} |")
+    for n in lengths:
+        text = " ".join(["model"] * (n - 2))  # one token a word, plus the two special tokens
+        cpu, wall = ({label: [] for label, _ in runs} for _ in range(2))
+        for rep in range(reps):
+            for label, emb in (runs if rep % 2 == 0 else runs[::-1]):
+                c0, t0 = time.process_time(), time.perf_counter()
+                emb.encode([text])
+                cpu[label].append((time.process_time() - c0) * 1000)
+                wall[label].append((time.perf_counter() - t0) * 1000)
+        p50 = [(float(np.median(cpu[label])), float(np.median(wall[label]))) for label, _ in runs]
+        lines.append(f"| {n} | " + " | ".join(f"{c:.1f} / {w:.1f}" for c, w in p50) +
+                     f" | {p50[1][0] / p50[0][0]:.2f} |")
     return "\n".join(lines)
 
 
@@ -366,44 +436,67 @@ class _Precomputed:
 
 
 def eval_query_texts() -> list[str]:
-    """Every distinct evaluation query: bench/queries.yaml, the 61-question bank's sets and, when there, the
-    description-style set."""
+    """Every distinct evaluation query: bench/queries.yaml, the 61-question bank's sets and the description-style
+    set (bench/banks/descriptions.yaml)."""
+    from bench.sets import DESCRIPTIONS
+
     paths = [QUERIES, *sorted((ROOT / "bench" / "banks" / "large").glob("queries-*.yaml")), DESCRIPTIONS]
     out: dict[str, None] = {}
     for path in paths:
-        if path.is_file():
-            out.update((str(item["q"]), None) for item in yaml.safe_load(path.read_text(encoding="utf-8"))["queries"])
+        out.update((str(item["q"]), None) for item in yaml.safe_load(path.read_text(encoding="utf-8"))["queries"])
     return list(out)
 
 
-def query_model_rankings(index_dirs: list[Path]) -> str:
-    """The bar of issue 20 for the cache's query model, on each index: over every evaluation query, the whole search
-    (`open_index(..., embedder=...)`, k=10) with the query model against the float export: the first question
-    unchanged on every query, the top 10 the same set on >= 98%, cosine to float >= 0.995 mean and >= 0.99 min."""
+# Issue 20's bar for an accelerated query path, against the float export: on every query the first question of the
+# whole search unchanged, its top 10 the same set on >= 98% of them, cosine >= 0.995 on average and >= 0.99 at least.
+BAR_TOP10_SHARE, BAR_COSINE_MEAN, BAR_COSINE_MIN = 0.98, 0.995, 0.99
+
+
+def query_model_agreement(index_dir: Path, queries: list[str], candidate: Path | None = None) -> dict:
+    """The index's query model (the manifest's `query_model`; or the `candidate` ONNX file, a model of the same
+    weights and inputs) against the float export of the same weights, each
+    query embedded alone as the search embeds it, then the whole search (`open_index(..., embedder=...)`, k=10):
+    {"n", "query_model", "cos_mean", "cos_min", "first_same", "top10_same", "passes"} (`passes`: issue 20's bar)."""
     from index import store
     from index.embed import ONNX_FLOAT, ONNX_TOKENIZER, OnnxEmbedder, query_embedder, verified_onnx_folder
     from index.search import open_index
 
+    model = store.read_manifest(store.current_version(index_dir), index_dir)["model"]
+    entry, max_len = model["onnx"], int(model["max_seq_length"])
+    folder = verified_onnx_folder(entry, (ONNX_FLOAT, ONNX_TOKENIZER))
+    models = (OnnxEmbedder(folder, max_len, model_file=ONNX_FLOAT),
+              query_embedder(entry, max_len) if candidate is None
+              else OnnxEmbedder(folder, max_len, model_file=str(candidate.resolve())))
+    exact, fast = (np.vstack([m.encode([q]) for q in queries]) for m in models)
+    cos = np.sum(exact * fast, axis=1)
+    results = []
+    for vectors, m in zip((exact, fast), models):
+        idx = open_index(index_dir, check_stale=False, embedder=_Precomputed(queries, vectors, m))
+        hits = [idx.search(q, k=10).hits for q in queries]
+        results.append([(h[0].question_id if h else None, frozenset(x.chunk_id for x in h)) for h in hits])
+    n = len(queries)
+    row = {"n": n, "query_model": entry["query_model"] if candidate is None else str(candidate), "cos_mean": float(cos.mean()), "cos_min": float(cos.min()),
+           "first_same": sum(a[0] == b[0] for a, b in zip(*results)),
+           "top10_same": sum(a[1] == b[1] for a, b in zip(*results))}
+    row["passes"] = (row["first_same"] == n and row["top10_same"] >= BAR_TOP10_SHARE * n
+                     and row["cos_mean"] >= BAR_COSINE_MEAN and row["cos_min"] >= BAR_COSINE_MIN)
+    return row
+
+
+def query_model_rankings(index_dirs: list[Path], candidate: Path | None = None) -> str:
+    """Issue 20's bar for the cache's query model (or `candidate`) on each index, over every evaluation query."""
+    from index import store
+
     queries = eval_query_texts()
-    lines = ["| index | model | queries | cosine to float mean / min | first question unchanged | top-10 same set |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| index | model (query model) | queries | cosine to float mean / min | first question unchanged | "
+             "top-10 same set | bar |", "|---|---|---|---|---|---|---|"]
     for index_dir in index_dirs:
-        model = store.read_manifest(store.current_version(index_dir), index_dir)["model"]
-        entry, max_len = model["onnx"], int(model["max_seq_length"])
-        models = (OnnxEmbedder(verified_onnx_folder(entry, (ONNX_FLOAT, ONNX_TOKENIZER)), max_len,
-                               model_file=ONNX_FLOAT), query_embedder(entry, max_len))
-        exact, fast = (m.encode(queries) for m in models)
-        cos = np.sum(exact * fast, axis=1)
-        results = []
-        for vectors, m in zip((exact, fast), models):
-            idx = open_index(index_dir, check_stale=False, embedder=_Precomputed(queries, vectors, m))
-            hits = [idx.search(q, k=10).hits for q in queries]
-            results.append([(h[0].question_id if h else None, frozenset(x.chunk_id for x in h)) for h in hits])
-        first = sum(a[0] == b[0] for a, b in zip(*results))
-        same = sum(a[1] == b[1] for a, b in zip(*results))
-        n = len(queries)
-        lines.append(f"| {index_dir} | {model['name']} ({entry['query_model']}) | {n} | {cos.mean():.5f} / "
-                     f"{cos.min():.5f} | {first}/{n} | {same}/{n} = {same / n:.1%} |")
+        name = store.read_manifest(store.current_version(index_dir), index_dir)["model"]["name"]
+        r = query_model_agreement(index_dir, queries, candidate)
+        n = r["n"]
+        lines.append(f"| {index_dir} | {name} ({r['query_model']}) | {n} | {r['cos_mean']:.7f} / {r['cos_min']:.7f} | "
+                     f"{r['first_same']}/{n} | {r['top10_same']}/{n} = {r['top10_same'] / n:.1%} | "
+                     f"{'met' if r['passes'] else 'MISSED'} |")
     return "\n".join(lines)
 
 
@@ -463,14 +556,43 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead: the cache's query model against the float export on every evaluation query "
                              "(cosine; first question and top-10 set of the whole search) on --index and --also")
     parser.add_argument("--also", type=Path, nargs="*", default=[], metavar="INDEX")
+    parser.add_argument("--candidate", metavar="OPTION",
+                        help="with --query-model: judge this option (e.g. int8-attention, w8b32) instead of the "
+                             "served query model, built into --work from the index's float export")
     parser.add_argument("--speed", type=Path, nargs="+", metavar="INDEX",
-                        help="instead: query embedding and whole-search latency, alternating, on --index and these")
+                        help="instead: query embedding and whole-search latency, alternating, on --index and these, "
+                             "each through its float export and its fused query graph")
+    parser.add_argument("--sessions", action="store_true",
+                        help="instead: the fused graph of --index on 2 threads against 1 thread (and the float "
+                             "export on 1) and against onnxruntime's BASIC optimization level, alternating")
+    parser.add_argument("--lengths", action="store_true",
+                        help="instead: embedding time by query length in tokens, float export vs fused graph")
     args = parser.parse_args(argv)
     if args.query_model:
-        print(query_model_rankings([args.index, *args.also]))
+        candidate = None
+        if args.candidate:  # a query-model option of OPTIONS, built into --work from the index's float export
+            from index import store
+
+            if args.work is None:
+                parser.error("--candidate needs --work, the folder its model file is built into")
+            model = store.read_manifest(store.current_version(args.index), args.index)["model"]
+            folder = onnx_folder(model["onnx"])
+            candidate = build_option(args.candidate, folder / "model.onnx", args.work, folder,
+                                     int(model["max_seq_length"]), [])
+        print(query_model_rankings([args.index, *args.also], candidate))
         return 0
+    from index.embed import ONNX_FLOAT, ONNX_QUERY
+
     if args.speed:
-        print(speed([args.index, *args.speed]))
+        paths = [QueryPath(d, f) for d in (args.index, *args.speed) for f in (ONNX_FLOAT, ONNX_QUERY)]
+        print(speed(paths))
+        return 0
+    if args.sessions:  # four sessions of one model at most: eight of mpnet's did not fit beside the other jobs here
+        print(speed([QueryPath(args.index, ONNX_QUERY), QueryPath(args.index, ONNX_QUERY, threads=1),
+                     QueryPath(args.index, ONNX_FLOAT, threads=1), QueryPath(args.index, ONNX_QUERY, level="basic")]))
+        return 0
+    if args.lengths:
+        print(by_length(QueryPath(args.index, ONNX_FLOAT), QueryPath(args.index, ONNX_QUERY)))
         return 0
     if args.cold:
         print(cold([args.index, *args.cold], args.reps))

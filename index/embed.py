@@ -6,8 +6,9 @@ Two ways to turn text into vectors, giving the same numbers (a test holds them t
   that cannot be exported to ONNX.
 * `OnnxEmbedder` — the same weights exported to ONNX once per model per machine into the model cache
   (`onnx_cache_folder`, made by ingest/onnx_export.py), run with onnxruntime + tokenizers + mean pooling; starts in
-  well under a second. Ingest embeds the bank and queries are embedded with the float export, named with its
-  SHA-256 in the index's manifest (an 8-bit query model was measured and not kept: docs/models.md).
+  well under a second. Ingest embeds the bank with the float export; queries are embedded with the same float model
+  with its operators fused (query.onnx: same vectors, less CPU), each named with its SHA-256 in the index's manifest
+  (an 8-bit query model was measured and not kept: docs/models.md).
 
 Two models ship as pip packages, and their weights are checked against the official release's
 SHA-256 every time they are resolved (`resolve_model`), before they are trusted:
@@ -96,6 +97,12 @@ def resolve_model(name_or_path: str | None = None) -> ModelSource:
         raise ModelError(f"model {name!r} is neither a folder nor in the local Hugging Face cache, and this machine "
                          f"cannot download it: pass a local folder with --model, or use {DEFAULT_MODEL!r}") from None
     return ModelSource(name, folder, _weights_sha256(folder))
+
+
+def configured_max_seq_length(folder: Path) -> int:
+    """The token limit a sentence-transformers folder sets (sentence_bert_config.json), 256 when it sets none."""
+    cfg = folder / "sentence_bert_config.json"
+    return int(json.loads(cfg.read_text()).get("max_seq_length", 256)) if cfg.is_file() else 256
 
 
 def _weights_sha256(folder: Path) -> str:
@@ -237,6 +244,7 @@ def pad_token_id(tokenizer) -> int:
 
 # ------------------------------------------------------------------ the ONNX files in the model cache
 ONNX_FLOAT = "model.onnx"  # the float export: ingest embeds the bank with it
+ONNX_QUERY = "query.onnx"  # the same float model with its operators fused (ingest/onnx_export.py): serves queries
 ONNX_TOKENIZER = "tokenizer.json"
 ONNX_RECORD = "files.json"  # {"files": {name: sha256}, "query_model": name}: written last, so it marks a whole folder
 _CACHE_KEY = re.compile(r"[0-9a-f]{16}")
@@ -251,7 +259,7 @@ def valid_onnx_entry(entry) -> bool:
     """True when a manifest's model.onnx entry has the cache form: a 16-hex-digit key and known file names."""
     return (isinstance(entry, dict) and isinstance(entry.get("cache"), str)
             and bool(_CACHE_KEY.fullmatch(entry["cache"])) and isinstance(entry.get("files"), dict)
-            and set(entry["files"]) <= {ONNX_FLOAT, ONNX_TOKENIZER}
+            and set(entry["files"]) <= {ONNX_FLOAT, ONNX_QUERY, ONNX_TOKENIZER}
             and entry.get("query_model") in entry["files"] and ONNX_TOKENIZER in entry["files"])
 
 

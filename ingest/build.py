@@ -110,13 +110,6 @@ class _ModelEmbedder:
         return self._inner.encode(texts, progress=progress)
 
 
-def _max_seq_length(folder: Path) -> int:
-    cfg = folder / "sentence_bert_config.json"
-    if cfg.is_file():
-        return int(json.loads(cfg.read_text()).get("max_seq_length", 256))
-    return 256
-
-
 def _drop_legacy_models(index_dir: Path) -> None:
     """Remove the models/ folder that older versions of this code kept inside the index folder, once no version
     left in the folder names it (the ONNX files now live in the model cache)."""
@@ -240,7 +233,7 @@ def _build(content_dir, index_dir, model, embedder, report, export_onnx, backgro
     topics = background.read_topics(background_file)
 
     if embedder is None:
-        from index.embed import resolve_model
+        from index.embed import configured_max_seq_length, resolve_model
 
         choice = choose_model(index_dir, model)
         if choice.reason and announce is not None:
@@ -253,7 +246,7 @@ def _build(content_dir, index_dir, model, embedder, report, export_onnx, backgro
             from .onnx_export import ensure_onnx
 
             onnx = ensure_onnx(source, status=lambda line: report(line, 0, 0))
-        encoder = _ModelEmbedder(source, onnx, _max_seq_length(source.path))
+        encoder = _ModelEmbedder(source, onnx, configured_max_seq_length(source.path))
         model_choice = "explicit" if choice.explicit else "default"
     else:
         source = None
