@@ -75,7 +75,7 @@ class GradeConfig:
     min_words: int = 3  # shorter answer parts ("yes", "so basically") are not matched
     window: int = 16  # runs of this many words, across sentence ends, are answer parts too (0: none)
     background: int = 2000  # at most this many of the bank's sentences stand for "the rest of the bank"
-    twins: float = 0.6  # two points this close say much the same: a part's margin for one is not taken over the other
+    twins: float = 0.6  # two points this close say much the same: neither sets the other's margin
     attach: float = 0.45  # a Common mistake's fix speaks for the point its belief is this close to (and closest)
 
 
@@ -306,7 +306,8 @@ class Grader:
         """The ways an answer may make each point, and the point each stands for: the point itself, each item of
         a point that lists things (naming one is making the point), and the fix of a Common mistake whose belief
         is closest to this point ("fit scalers on the training set only" makes "train-test contamination")."""
-        return self._question(question_id, points).variants, self._question(question_id, points).owner
+        known = self._question(question_id, points)
+        return known.variants, known.owner
 
     def _question(self, question_id: str, points: list[str]) -> _QuestionVectors:
         """A question's variants, mistakes and their vectors: embedded once per grader (one grader per index
@@ -355,7 +356,7 @@ class Grader:
         known = self._question(question_id, points)
         texts, owner, pv = known.variants, known.owner, known.vectors
         mistakes, mv = known.mistakes, known.mistake_vectors
-        av = self._embed(parts)  # one batch
+        av = self._embed(parts)  # one call; a part said before comes from the query cache
         variant_sim = self._match(texts, pv, parts, av)  # variants × parts, in [0, 1]
         sim = _by_owner(variant_sim, owner, len(points))  # points × parts: each point's best variant
         # a part says a mistake when it is closer to it than to any point in the point's own words (the variants
