@@ -2,6 +2,7 @@
 
     python -m bench.rehearse --index build/index                     # every condition (long: about an hour here)
     python -m bench.rehearse --index build/index --sample 5          # the side conditions on every 5th answer
+    python -m bench.rehearse --index build/index --summarise --rescore   # the last run's transcripts, graded again
 
 The labelled answers of bench/grading/ (answers.yaml, answers-b.yaml) are spoken with espeak-ng at run time into
 bench/out/rehearse/ (never committed), converted to 16 kHz mono with sox, and transcribed by the app's own
@@ -199,6 +200,18 @@ def run(index_dir: str, sample: int, answer_sets: list[Path], conditions: tuple[
     return summarise(rows, PAIRS, auc)
 
 
+def rescore(rows: list[dict], index_dir: str) -> list[dict]:
+    """The rows with `typed_score` and `spoken_score` graded again by the current check on `index_dir`: a change
+    to the check is measured on the same transcripts, without speaking and transcribing again."""
+    from index import open_index
+    from progress.grade import Grader
+
+    grader = Grader(open_index(index_dir))
+    texts = {name: references(name) for name in {r["set"] for r in rows}}
+    return [{**r, "typed_score": round(grader.grade(r["question_id"], texts[r["set"]][r["n"] - 1]).score, 4),
+             "spoken_score": round(grader.grade(r["question_id"], r["transcript"]).score, 4)} for r in rows]
+
+
 def references(answer_set: str) -> list[str]:
     """The typed text of every answer of bench/grading/<answer_set>.yaml, in the order `run` numbers them."""
     import yaml
@@ -261,13 +274,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT, help="working folder (default: %(default)s)")
     parser.add_argument("--summarise", nargs="*", type=Path, metavar="FOLDER",
                         help="only summarise the rows of earlier runs (their rows.jsonl; default: --out)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="with --summarise: grade the stored transcripts and typed answers again with the "
+                             "current check and --index, instead of reading the scores the run stored")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     from bench.grading import PAIRS, auc
 
+    if args.rescore and args.summarise is None:
+        parser.error("--rescore grades the transcripts of an earlier run again: use it with --summarise")
     if args.summarise is not None:
         rows = [json.loads(line) for folder in (args.summarise or [args.out])
                 for line in (folder / "rows.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        if args.rescore:
+            rows = rescore(rows, args.index)
         summary = summarise(rows, PAIRS, auc)
     else:
         missing = [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]

@@ -64,13 +64,20 @@ class LoadedIndex:
 
     def embed_query(self, text: str) -> np.ndarray:
         """The query's vector, from the cache or the model (loaded on first use)."""
+        return self._query_cache()(text)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """The vectors of several texts with the query model, one row each, the uncached ones in one batch."""
+        return self._query_cache().many(list(texts))
+
+    def _query_cache(self):
         if self._query_vectors is None:
             with self._embed_lock:
                 if self._query_vectors is None:
                     from .embed import QueryCache
 
                     self._query_vectors = QueryCache(self._embedder or self._load_embedder())
-        return self._query_vectors(text)
+        return self._query_vectors
 
     def _load_embedder(self):
         from .embed import OnnxEmbedder, SentenceTransformerEmbedder, resolve_model

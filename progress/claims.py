@@ -73,10 +73,27 @@ def _clause_spans(sentence: str) -> list[tuple[int, int]]:
     return spans
 
 
-def answer_parts(answer: str, min_words: int = 3) -> list[tuple[str, str]]:
+def word_windows(text: str, size: int) -> list[str]:
+    """Runs of `size` words of `text`, every `size // 2` words, in its own words, whatever its punctuation: a
+    transcript's full stops fall where the speech paused, not where its claims end. A text of at most `size`
+    words gives []."""
+    text = " ".join(text.split())
+    starts = [m.start() for m in re.finditer(r"\S+", text)]
+    if size < 2 or len(starts) <= size:
+        return []
+    ends = [m.end() for m in re.finditer(r"\S+", text)]
+    step = max(1, size // 2)
+    firsts = list(range(0, len(starts) - size + 1, step))
+    if firsts[-1] != len(starts) - size:
+        firsts.append(len(starts) - size)
+    return [text[starts[i]:ends[i + size - 1]].strip(" ,;:") for i in firsts]
+
+
+def answer_parts(answer: str, min_words: int = 3, window: int = 0) -> list[tuple[str, str]]:
     """The parts of an answer a point is matched against, each with the sentence it comes from: every sentence,
-    every clause, and every two neighbouring clauses (a claim said over a joint), in the answer's own words,
-    in order, without repeats."""
+    every clause and, with `window`, every run of that many words across sentence ends and clause joints
+    (word_windows: a claim said over a joint, or over a full stop a transcript put in), in the answer's own
+    words, in order, without repeats."""
     parts: dict[str, str] = {}
     for sentence in split_sentences(answer):
         parts.setdefault(sentence, sentence)
@@ -84,8 +101,8 @@ def answer_parts(answer: str, min_words: int = 3) -> list[tuple[str, str]]:
         if len(spans) > 1:
             for a, b in spans:
                 parts.setdefault(sentence[a:b], sentence)
-            for (a, _), (_, b) in zip(spans, spans[1:]):
-                parts.setdefault(sentence[a:b], sentence)
+    for run in word_windows(answer, window):
+        parts.setdefault(run, run)
     return [(p, s) for p, s in parts.items() if len(_words(p)) >= min_words]
 
 

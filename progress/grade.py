@@ -9,15 +9,17 @@
     result.verdict               # "Partial: covers 3 of 8 key points (38%). ..."
 
 Key points are whole claims of the Short answer and the Explanation (progress/claims.py). Each point is matched
-against every sentence and clause of the answer with the index's own query model, and the point is covered when a
-small logistic model, fitted on the dev halves of both labelled sets (bench/grading.py --fit), says it is more
-likely covered than not. It reads four things: how well the best part of the answer says the point (cosine and
-shared words), how much more the answer says this point than the bank's other sentences (a paraphrase in other
-words still stands out from the rest of the bank), and both of these averaged over the question's points (an
-answer that is about this question gets the benefit of the doubt an examiner would give it). The Common mistakes
-section supplies known misconceptions: an answer part that says what a listed mistake says (with the mistake's
-polarity: "not using stratified folds" is matched by "you don't need stratified folds") costs the answer and
-covers no point. What it cannot judge is in docs/grading.md.
+against every sentence, clause and run of words of the answer (the runs do not depend on punctuation, which a
+transcript puts where the speaker paused) with the index's own query model, and the point is covered when a
+small logistic model, fitted on the dev halves of both labelled sets (bench/grading.py --fit), gives it a chance
+of at least `covered`. It reads how well the best part of the answer says the point (cosine and shared words),
+how much more the answer says this point than the bank's other sentences (a paraphrase in other words still
+stands out from the rest of the bank) and than the question's other points, these averaged over the question's
+points, and how many of the points some part of the answer is about (an answer that is about this question gets
+the benefit of the doubt an examiner would give it). The Common mistakes section supplies known misconceptions:
+an answer part that says what a listed mistake says (with the mistake's polarity: "not using stratified folds" is
+matched by "you don't need stratified folds") costs the answer and covers no point. What it cannot judge is in
+docs/grading.md.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ import numpy as np
 
 from index.errors import QueryError
 
-from .claims import answer_parts, claims, list_items, mistake_beliefs, mistake_corrections, says_mistake
+from .claims import (answer_parts, claims, list_items, mistake_beliefs, mistake_corrections, says_mistake,
+                     word_windows)
 
 MAX_ANSWER_CHARS = 8000  # about ten minutes of speech; a longer paste is more than one answer
 
@@ -50,7 +53,8 @@ LIMITS = ("The check compares your answer with the model answer's key points: it
           "reasoning goes, or your delivery. Use it as a checklist, not a mark.")
 
 # What the per-point model reads, in the order of GradeConfig.weights.
-FEATURES = ("match", "distinct", "margin", "match_margin", "answer_match", "answer_distinct", "answer_margin")
+FEATURES = ("match", "distinct", "margin", "match_margin", "answer_match", "answer_distinct", "answer_margin",
+            "answer_breadth", "distinct_x_answer_margin")
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,9 @@ class GradeConfig:
     the dev halves of both labelled sets for each model (MODEL_CONFIGS, `python -m bench.grading --fit`)."""
 
     # the fit for the bundled all-MiniLM-L6-v2: also what a model without a fit of its own gets
-    weights: tuple[float, ...] = (1.705, 0.3901, 0.6081, 1.9772, -1.208, 0.8042, 0.1836)
-    bias: float = -5.2128
+    weights: tuple[float, ...] = (1.0433, 0.6088, 0.6744, 1.9642, -1.4865, 0.7963, 1.0937, 3.7586, -0.3658)
+    bias: float = -7.8275
+    covered: float = 0.4  # a point is covered when the model's chance is at least this (chosen on dev, both sets)
     words: float = 0.6  # weight of the point's words found in the answer part, beside the cosine
     floor: float = 0.39  # an answer part that says a known mistake matches no point better than this
     max_points: int = 8  # key points taken from a question's short answer and explanation
@@ -68,14 +73,17 @@ class GradeConfig:
     mistake: float = 0.62  # an answer part this close to a listed mistake (and closer than to any point) says it
     mistake_penalty: float = 0.25  # taken off the score for each misconception found (at most two count)
     min_words: int = 3  # shorter answer parts ("yes", "so basically") are not matched
+    window: int = 16  # runs of this many words, across sentence ends, are answer parts too (0: none)
     background: int = 2000  # at most this many of the bank's sentences stand for "the rest of the bank"
+    twins: float = 0.6  # two points this close say much the same: neither sets the other's margin
     attach: float = 0.45  # a Common mistake's fix speaks for the point its belief is this close to (and closest)
 
 
 # Fitted per query model on the dev halves of both labelled sets; a model not listed gets the defaults.
 MODEL_CONFIGS: dict[str, dict] = {
     "all-MiniLM-L6-v2": {},  # the defaults
-    "all-mpnet-base-v2": {"weights": (3.2175, 0.0291, 0.5958, 2.934, -0.3273, 0.7137, 0.3396), "bias": -4.846},
+    "all-mpnet-base-v2": {"weights": (2.7158, 0.2772, 0.5959, 2.6669, -0.269, 0.7172, 0.27, 4.2311, -0.2004),
+                          "bias": -7.8104, "covered": 0.45, "twins": 0.55},
 }
 
 
@@ -199,14 +207,24 @@ def _by_owner(m: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _margin(m: np.ndarray) -> np.ndarray:
+def _margin(m: np.ndarray, twins: np.ndarray) -> np.ndarray:
     """Per row (point): the best, over columns (answer parts), of how far the row's value in that column is above
-    every other row's. A part about one point is close to its neighbours too, but closest to its own."""
-    if len(m) < 2:
-        return m.max(axis=1)
-    top2 = np.sort(m, axis=0)[-2:]  # per part: the second best and the best point's value
-    others = np.where(m >= top2[1], top2[0], top2[1])
-    return (m - others).max(axis=1)
+    every other row's but its twins' (`twins[i, j]`: points i and j say much the same, so a part about one is
+    about the other). A part about one point is close to its neighbours too, but closest to its own."""
+    out = np.empty(len(m), dtype=np.float32)
+    for i in range(len(m)):
+        rivals = m[~twins[i]]
+        out[i] = m[i].max() if not len(rivals) else (m[i] - rivals.max(axis=0)).max()
+    return out
+
+
+@dataclass(frozen=True)
+class _QuestionVectors:
+    variants: list[str]  # the ways to make each point (Grader.variants)
+    owner: np.ndarray  # the point each variant stands for
+    vectors: np.ndarray  # one row per variant
+    mistakes: list[tuple[str, str]]  # (belief, polarity) of each Common mistake (claims.mistake_beliefs)
+    mistake_vectors: np.ndarray
 
 
 class Grader:
@@ -222,7 +240,7 @@ class Grader:
         self._embed_texts = embed
         self._points: dict[str, list[str]] = {}
         self._background: np.ndarray | None = None
-        self._variants: dict[tuple, tuple[list[str], np.ndarray]] = {}
+        self._variants: dict[tuple, _QuestionVectors] = {}
         self._lock = threading.Lock()
 
     def _embed(self, texts: list[str]) -> np.ndarray:
@@ -230,7 +248,7 @@ class Grader:
             return np.zeros((0, 1), dtype=np.float32)
         if self._embed_texts is not None:
             return np.asarray(self._embed_texts(texts), dtype=np.float32)
-        return np.vstack([self.index.embed_query(t) for t in texts]).astype(np.float32)
+        return np.asarray(self.index.embed_queries(texts), dtype=np.float32)
 
     def _bank_sentences(self) -> np.ndarray:
         """Up to `background` of the index's sentence vectors, evenly spread: what the rest of the bank says."""
@@ -288,6 +306,12 @@ class Grader:
         """The ways an answer may make each point, and the point each stands for: the point itself, each item of
         a point that lists things (naming one is making the point), and the fix of a Common mistake whose belief
         is closest to this point ("fit scalers on the training set only" makes "train-test contamination")."""
+        known = self._question(question_id, points)
+        return known.variants, known.owner
+
+    def _question(self, question_id: str, points: list[str]) -> _QuestionVectors:
+        """A question's variants, mistakes and their vectors: embedded once per grader (one grader per index
+        version), so a grade embeds only the answer's parts."""
         key = (question_id, tuple(points))
         with self._lock:
             if key in self._variants:
@@ -307,7 +331,10 @@ class Grader:
                 if float(row.max()) >= self.config.attach:
                     texts.append(fix)
                     owner.append(owner[int(np.argmax(row))])
-        result = (texts, np.asarray(owner, dtype=int))
+        mistakes = mistake_beliefs(q.section("mistakes").text) if q.section("mistakes") else []
+        vectors = self._embed(texts + [m for m, _ in mistakes])
+        result = _QuestionVectors(texts, np.asarray(owner, dtype=int), vectors[:len(texts)], mistakes,
+                                  vectors[len(texts):])
         with self._lock:
             self._variants[key] = result
         return result
@@ -324,12 +351,12 @@ class Grader:
                              "one spoken answer takes: check one answer at a time")
         cfg = self.config
         points = list(points) if points is not None else self.key_points(question_id)
-        pairs = answer_parts(answer, cfg.min_words) or [(answer.strip(), answer.strip())]
+        pairs = answer_parts(answer, cfg.min_words, cfg.window) or [(answer.strip(), answer.strip())]
         parts = [p for p, _ in pairs]
-        mistakes = mistake_beliefs(q.section("mistakes").text) if q.section("mistakes") else []
-        texts, owner = self.variants(question_id, points)
-        vectors = self._embed(texts + [m for m, _ in mistakes] + parts)
-        pv, mv, av = np.split(vectors, [len(texts), len(texts) + len(mistakes)])
+        known = self._question(question_id, points)
+        texts, owner, pv = known.variants, known.owner, known.vectors
+        mistakes, mv = known.mistakes, known.mistake_vectors
+        av = self._embed(parts)  # one call; a part said before comes from the query cache
         variant_sim = self._match(texts, pv, parts, av)  # variants × parts, in [0, 1]
         sim = _by_owner(variant_sim, owner, len(points))  # points × parts: each point's best variant
         # a part says a mistake when it is closer to it than to any point in the point's own words (the variants
@@ -362,9 +389,18 @@ class Grader:
         match, dist = sim.max(axis=1), distinct.max(axis=1)
         # the part that says this point most clearly, by how much more it says it than any other point: a
         # sentence about one point is close to its neighbours too, but closest to its own
-        margin, match_margin = _margin(distinct), _margin(sim)
+        point_vectors = pv[:len(points)]
+        twins = (point_vectors @ point_vectors.T >= cfg.twins) | np.eye(len(points), dtype=bool)
+        margin, match_margin = _margin(distinct, twins), _margin(sim, twins)
+        # the share of the points that some run of the answer's words says more than any other point: an answer
+        # whose runs each go to a different point is about the whole question, even in words of its own. Runs of
+        # a fixed length, not sentences and clauses: a transcript's commas would otherwise count for more points
+        windows = set(word_windows(answer, cfg.window))
+        runs = [j for j, part in enumerate(parts) if part in windows] or list(range(len(parts)))
+        breadth = len(set(np.argmax(distinct[:, runs], axis=0).tolist())) / len(points)
         x = np.vstack([match, dist, margin, match_margin, np.full_like(match, match.mean()),
-                       np.full_like(match, dist.mean()), np.full_like(match, margin.mean())])
+                       np.full_like(match, dist.mean()), np.full_like(match, margin.mean()),
+                       np.full_like(match, breadth), dist * margin.mean()])
         w = np.asarray(cfg.weights)
         best_part = np.argmax(w[0] * sim + w[1] * distinct, axis=1)
         return x, parts, best_part, found
@@ -379,7 +415,8 @@ class Grader:
         x, parts, best_part, found = self.features(question_id, answer, points)
         cfg = self.config
         chance = _sigmoid(np.asarray(cfg.weights) @ x + cfg.bias) if len(points) else np.zeros(0)
-        results = tuple(PointResult(point, bool(c >= 0.5), float(c), parts[best_part[i]] if c >= 0.5 else "")
+        results = tuple(PointResult(point, bool(c >= cfg.covered), float(c), parts[best_part[i]] if c >= cfg.covered
+                                    else "")
                         for i, (point, c) in enumerate(zip(points, chance)))
         score = (float(chance.mean()) if len(points) else 0.0) - cfg.mistake_penalty * min(2, len(found))
         return Grade(q.id, q.title, float(min(1.0, max(0.0, score))), results, tuple(found))

@@ -129,12 +129,58 @@ def test_a_mistake_is_said_with_its_polarity():
     assert not says_mistake("clustering is unsupervised whereas classification needs labels", "confusion")
 
 
-def test_answer_parts_cover_sentences_clauses_and_joints():
+def test_answer_parts_cover_sentences_and_clauses():
     parts = dict(answer_parts("Boosting is sequential, whereas a forest grows trees in parallel. Yes."))
     assert "Boosting is sequential, whereas a forest grows trees in parallel." in parts
     assert "a forest grows trees in parallel" in parts  # a clause, with the sentence it came from
     assert parts["a forest grows trees in parallel"].startswith("Boosting")
     assert "Yes." not in parts  # too short to say anything
+
+
+def test_word_windows_run_across_sentence_ends_whatever_the_punctuation():
+    from progress.claims import word_windows
+
+    spoken = "so the model memorizes noise. And the validation loss goes up while the training loss keeps going down"
+    runs = word_windows(spoken, 8)
+    assert runs[0] == "so the model memorizes noise. And the validation"  # across the full stop, in its own words
+    assert runs[-1].endswith("keeps going down")  # the last words are always in a run
+    assert all(len(r.split()) == 8 and r in spoken for r in runs)
+    assert word_windows("too short to need one", 8) == []
+
+
+def test_answer_parts_with_a_window_add_runs_of_words():
+    answer = ("boosting builds trees one after another each fixing the errors of the ones before and a random "
+              "forest grows them independently and averages them")  # a transcript: no punctuation at all
+    plain = [p for p, _ in answer_parts(answer)]
+    windowed = [p for p, _ in answer_parts(answer, window=8)]
+    assert plain == [answer]
+    assert "boosting builds trees one after another each fixing" in windowed and windowed[0] == answer
+    assert len(windowed) == len(set(windowed))
+
+
+def test_query_cache_embeds_the_uncached_texts_in_one_batch(fake_embedder):
+    from index.embed import QueryCache
+
+    cache = QueryCache(fake_embedder)
+    first = cache("a point")
+    vectors = cache.many(["a point", "one part", "another part", "one part"])
+    assert fake_embedder.calls == [["a point"], ["one part", "another part"]]  # one call, each text once
+    assert vectors.shape == (4, fake_embedder.dimension)
+    assert (vectors[0] == first).all() and (vectors[1] == vectors[3]).all()
+    assert (cache.many(["another part"])[0] == vectors[2]).all() and len(fake_embedder.calls) == 2
+
+
+def test_the_covered_threshold_is_the_one_furthest_above_both_agreement_bars():
+    import numpy as np
+
+    from bench.grading import covered_threshold
+
+    # a strong answer's points get middling chances; a partial answer's missed points low ones
+    chance = np.array([0.42, 0.45, 0.48, 0.9, 0.1, 0.2, 0.38, 0.05])
+    label = np.array([True, True, True, True, False, False, False, False])
+    groups = [("b", True)] * 4 + [("b", False)] * 4
+    assert covered_threshold(chance, label, groups) == 0.4  # 0.5 would miss three strong points; 0.35 credits 0.38
+    assert covered_threshold(np.array([0.9, 0.1]), np.array([True, False]), [("b", True), ("b", False)]) == 0.5
 
 
 # ---------------------------------------------------------------- the real model
@@ -231,6 +277,25 @@ def test_key_points_are_verbatim_claims_of_the_model_answer(grader):
         points = grader.key_points(q.id)
         assert 3 <= len(points) <= 8, q.id
         assert all(p in model for p in points), q.id
+
+
+@pytest.mark.model
+def test_a_transcript_without_punctuation_or_capitals_gets_the_same_points(grader):
+    import re
+
+    spoken = re.sub(r"[^\w\s']", "", STRONG).lower()  # what a speech model may give back
+    typed, heard = grader.grade("overfitting", STRONG), grader.grade("overfitting", spoken)
+    assert len(heard.covered) >= len(typed.covered) - 1 and len(heard.covered) >= len(heard.points) // 2
+    assert all(p.evidence in spoken for p in heard.covered)
+
+
+@pytest.mark.model
+def test_speed_times_each_index_alternately(real_index):
+    from bench.grading import speed
+
+    result = speed([str(real_index), str(real_index)], answers=3)
+    assert result["answers"] == 3 and len(result["indexes"]) == 2
+    assert all(r["p50_ms"] > 0 and r["p90_ms"] >= r["p50_ms"] for r in result["indexes"])
 
 
 @pytest.mark.model

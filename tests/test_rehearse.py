@@ -175,3 +175,24 @@ def test_cli_refuses_bad_recordings_with_one_line_and_exit_1(real_index, tmp_pat
     assert out.returncode == 1 and out.stdout == ""
     lines = [line for line in out.stderr.splitlines() if not line.startswith("warning:")]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], out.stderr
+
+
+@pytest.mark.model
+def test_bench_rescore_grades_stored_transcripts_again(real_index):
+    from bench.rehearse import references, rescore, summarise
+    from bench.grading import PAIRS, auc
+    from index import open_index
+    from progress.grade import Grader
+
+    typed = references("answers")
+    rows = [{"set": "answers", "n": n, "question_id": "attention-mechanism", "kind": kind, "split": "dev",
+             "condition": "us-140-clean", "audio_s": 10.0, "transcribe_s": 1.0, "cpu_s": 1.0, "load": 1.0,
+             "wer": 0.0, "typed_score": -1.0, "spoken_score": -1.0,
+             "transcript": typed[n - 1].lower().replace(",", "").replace(".", "")}  # what a transcript loses
+            for n, kind in ((1, "strong"), (5, "partial"))]
+    again = rescore(rows, str(real_index))
+    grader = Grader(open_index(real_index))
+    assert again[0]["typed_score"] == round(grader.grade("attention-mechanism", typed[0]).score, 4)
+    assert again[0]["spoken_score"] == round(grader.grade("attention-mechanism", rows[0]["transcript"]).score, 4)
+    assert again[0]["spoken_score"] > again[1]["spoken_score"] and rows[0]["spoken_score"] == -1.0  # rows untouched
+    assert summarise(again, PAIRS, auc)["auc"]["answers"]["spoken"]["auc_strong_vs_partial"] == 1.0
