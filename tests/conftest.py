@@ -80,3 +80,14 @@ def real_index(tmp_path_factory) -> Path:
     index_dir = tmp_path_factory.mktemp("real") / "index"
     build(ROOT / "content", index_dir, model="all-MiniLM-L6-v2")
     return index_dir
+
+
+@pytest.fixture(scope="session")
+def mpnet_index(tmp_path_factory) -> Path:
+    """The real bank indexed once per test session with all-mpnet-base-v2, the default model (a few minutes here,
+    so every test that needs it shares this one)."""
+    from ingest.build import build
+
+    index_dir = tmp_path_factory.mktemp("mpnet") / "index"
+    build(ROOT / "content", index_dir, model="all-mpnet-base-v2")
+    return index_dir

@@ -329,15 +329,12 @@ def test_a_short_claim_that_refers_back_is_joined_to_the_one_before():
 
 # ---------------------------------------------------------------- paraphrases, with the stronger model
 @pytest.fixture(scope="module")
-def mpnet_grader(tmp_path_factory):
-    """The real bank indexed with all-mpnet-base-v2 (the stronger model the check is measured with)."""
+def mpnet_grader(mpnet_index):
+    """The real bank indexed with all-mpnet-base-v2, the default model (the session's shared index)."""
     from index import open_index
-    from ingest.build import build
     from progress.grade import Grader
 
-    index_dir = tmp_path_factory.mktemp("mpnet") / "index"
-    build(ROOT / "content", index_dir, model="all-mpnet-base-v2")
-    return Grader(open_index(index_dir))
+    return Grader(open_index(mpnet_index))
 
 
 def _point(grade, words: str):

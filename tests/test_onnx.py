@@ -153,15 +153,6 @@ def test_mpnet_query_graph_is_fused_and_equals_the_float_export_alone_and_batche
 BAR_SAMPLE_EVERY = 4  # every 4th of the 1,010 evaluation queries (253); `python -m bench.models --query-model` runs all
 
 
-@pytest.fixture(scope="module")
-def mpnet_index(tmp_path_factory):
-    from ingest.build import build
-
-    index_dir = tmp_path_factory.mktemp("mpnet") / "index"
-    build(ROOT / "content", index_dir, model="all-mpnet-base-v2")
-    return index_dir
-
-
 @pytest.mark.parametrize("which", ["real_index", "mpnet_index"])
 def test_the_served_query_graph_keeps_issue_20s_bar_on_the_evaluation_queries(which, request):
     from bench.models import eval_query_texts, query_model_agreement
