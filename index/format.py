@@ -50,6 +50,9 @@ SENTENCE_CHUNKS = "sentence_chunks.npy"
 NAME_QUESTIONS = "name_questions.npy"
 CODES = "codes.sq8.npy"
 CODE_RANGES = "codes.sq8range.npy"
+# Files a large bank's queries read from disk (a block of codes per candidate question), not loaded at open:
+# open_index hashes them last, so that they are still in the page cache when the folder is larger than it.
+READ_BY_QUERIES = (CODES,)
 SECTION_INDEX = "sections.faiss"
 # every dense field's vector file; "chunks" is the sections' name in the manifest's embedding keys
 VECTOR_FILES = {"sections": "vectors.npy", "titles": "titles.npy", "sentences": "sentences.npy",

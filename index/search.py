@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ann, lexical, nomatch, store
+from . import ann, format, lexical, nomatch, store
 from .errors import QueryError
 from .fusion import Evidence, Fused, fuse, ranks
 from .loaded import LoadedIndex
@@ -401,7 +401,7 @@ def open_index(path: Path | str = DEFAULT_INDEX, content_dir: Path | str | None 
     version = store.current_version(path)
     manifest = store.read_manifest(version, path)
     if verify:
-        store.verify_files(version, manifest, path)
+        store.verify_files(version, manifest, path, last=format.READ_BY_QUERIES)
     if check_stale:
         store.check_fresh(path, manifest, Path(content_dir) if content_dir else None)
     # ingest's per-chunk hashes and embedding keys are not the search's to keep: at a million chunks they are

@@ -1,5 +1,7 @@
 """The dense leg's FAISS index: exact below the size threshold, IVF + SQ8 above; filters; no -1 rows."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -355,3 +357,22 @@ def test_search_of_a_bank_with_codes_answers_like_the_float_search(tmp_path, con
         a, b = floats.search(query, k=5), coded.search(query, k=5)
         assert [h.chunk_id for h in a.hits][:3] == [h.chunk_id for h in b.hits][:3]
         np.testing.assert_allclose([h.dense_score for h in a.hits[:3]], [h.dense_score for h in b.hits[:3]], atol=5e-3)
+
+
+def test_open_index_hashes_the_files_queries_read_last(tmp_path, content_dir, fake_embedder, monkeypatch):
+    """Hashing reads every file once; when the folder outgrows the page cache, the files read last stay in it, so
+    the codes a large bank's queries read are hashed after the float vectors (which those queries do not read)."""
+    from index import open_index, store
+    from ingest.build import build
+
+    monkeypatch.setattr(codes, "CODES_ABOVE", 0)
+    build(content_dir, tmp_path / "index", embedder=fake_embedder)
+    hashed = []
+    real_sha256 = store.sha256_file
+    monkeypatch.setattr(store, "sha256_file", lambda path: hashed.append(Path(path).resolve()) or real_sha256(path))
+    idx = open_index(tmp_path / "index", content_dir=content_dir, embedder=fake_embedder)
+    version = idx.version.resolve()
+    in_version = [p.relative_to(version).as_posix() for p in hashed if version in p.parents]  # not the content files
+    assert format.READ_BY_QUERIES == ("codes.sq8.npy",)
+    assert in_version[-1] == "codes.sq8.npy" and in_version.index("vectors.npy") < in_version.index("codes.sq8.npy")
+    assert sorted(in_version) == sorted(idx.manifest["files"])
