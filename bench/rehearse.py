@@ -212,11 +212,13 @@ def rescore(rows: list[dict], index_dir: str) -> list[dict]:
              "spoken_score": round(grader.grade(r["question_id"], r["transcript"]).score, 4)} for r in rows]
 
 
-def references(answer_set: str) -> list[str]:
-    """The typed text of every answer of bench/grading/<answer_set>.yaml, in the order `run` numbers them."""
+def references(answer_set: str | Path) -> list[str]:
+    """The typed text of every answer of bench/grading/<answer_set>.yaml (or of the file `answer_set` when it is a
+    Path), in the order `run` numbers them."""
     import yaml
 
-    raw = yaml.safe_load((ROOT / "bench" / "grading" / f"{answer_set}.yaml").read_text(encoding="utf-8"))
+    path = answer_set if isinstance(answer_set, Path) else ROOT / "bench" / "grading" / f"{answer_set}.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [" ".join(a["text"].split()) for item in raw["questions"].values() for a in item["answers"]]
 
 
@@ -264,6 +266,39 @@ def report(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def speed(answers_path: Path, count: int, out: Path = OUT) -> dict:
+    """Wall and CPU seconds of transcription per second of audio, on `count` answers of a labelled set spread over
+    it (every len/count-th), spoken in the main condition; the model is loaded and run once before timing. Run it
+    on an otherwise idle machine: the wall figure is what issue 22's target (<= 0.3 s per s) is about."""
+    import statistics
+
+    from rehearse.transcribe import Transcriber
+
+    texts = references(answers_path)
+    picked = texts[::max(1, len(texts) // count)][:count]
+    main_condition = next(c for c in CONDITIONS if c.main)
+    out.mkdir(parents=True, exist_ok=True)
+    transcriber = Transcriber()
+    warm = speak(picked[0], main_condition, out / "speed-warm.wav")
+    transcriber.transcribe(warm.read_bytes())
+    warm.unlink()
+    rows = []
+    for i, text in enumerate(picked):
+        wav = speak(text, main_condition, out / f"speed-{i:03d}.wav")
+        seconds = len(_read_wav(wav)[0]) / 16000
+        load = os.getloadavg()[0]
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        transcriber.transcribe(wav.read_bytes())
+        rows.append((seconds, time.perf_counter() - wall0, time.process_time() - cpu0, load))
+        wav.unlink()
+    audio, wall, cpu = (sum(r[i] for r in rows) for i in range(3))
+    return {"answers": len(rows), "audio_s": round(audio, 1), "wall_s": round(wall, 2),
+            "wall_per_audio_s": round(wall / audio, 3), "cpu_per_audio_s": round(cpu / audio, 3),
+            "median_wall_per_audio_s": round(statistics.median(r[1] / r[0] for r in rows), 3),
+            "worst_wall_per_audio_s": round(max(r[1] / r[0] for r in rows), 3),
+            "load_average": [min(r[3] for r in rows), max(r[3] for r in rows)]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.rehearse", description=__doc__.split("\n")[0])
     parser.add_argument("--index", default=str(ROOT / "build" / "index"), help="index folder (default: %(default)s)")
@@ -277,8 +312,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rescore", action="store_true",
                         help="with --summarise: grade the stored transcripts and typed answers again with the "
                              "current check and --index, instead of reading the scores the run stored")
+    parser.add_argument("--speed", type=int, metavar="N",
+                        help="only time transcription on N answers of the first --answers set (idle machine)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.speed:
+        print(json.dumps(speed(args.answers[0], args.speed, args.out), indent=1))
+        return 0
     from bench.grading import PAIRS, auc
 
     if args.rescore and args.summarise is None:

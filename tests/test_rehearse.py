@@ -196,3 +196,14 @@ def test_bench_rescore_grades_stored_transcripts_again(real_index):
     assert again[0]["spoken_score"] == round(grader.grade("attention-mechanism", rows[0]["transcript"]).score, 4)
     assert again[0]["spoken_score"] > again[1]["spoken_score"] and rows[0]["spoken_score"] == -1.0  # rows untouched
     assert summarise(again, PAIRS, auc)["auc"]["answers"]["spoken"]["auc_strong_vs_partial"] == 1.0
+
+
+@needs_espeak
+@pytest.mark.model
+def test_bench_speed_times_transcription_per_second_of_audio(tmp_path):
+    from bench.rehearse import ANSWER_SETS, speed
+
+    got = speed(ANSWER_SETS[0], 1, tmp_path)
+    assert got["answers"] == 1 and got["audio_s"] > 5  # one spoken answer, tens of seconds long
+    assert 0 < got["wall_per_audio_s"] == got["worst_wall_per_audio_s"] and got["cpu_per_audio_s"] > 0
+    assert not list(tmp_path.glob("*.wav")), "the spoken audio is deleted after each transcription"
