@@ -283,8 +283,10 @@ def test_opening_a_question_from_low_on_the_page_shows_its_title(server, page):
     related.scroll_into_view_if_needed()
     related.click()
     page.wait_for_function(f"new URLSearchParams(location.search).get('open') !== '{before[0]}'", timeout=30_000)
+    title = page.locator('[data-testid="stMain"] h3').first
+    title.wait_for(timeout=60_000)  # the URL changes before the run that draws the question has finished
     page.wait_for_timeout(800)
-    assert _in_view(page, page.locator('[data-testid="stMain"] h3').first), "a related question opens at its title"
+    assert _in_view(page, title), "a related question opens at its title"
 
 
 def test_card_links_act_in_the_same_session(server, page):
@@ -542,7 +544,9 @@ def test_topics_are_links_that_look_like_links_and_work_from_the_keyboard(server
     else:
         pytest.fail("the topic link is not reachable with Tab")
     page.keyboard.press("Enter")
+    # the link loads ?topic=evaluation, whose run then switches the view to Browse: wait for both, not the first
     page.wait_for_function("new URLSearchParams(location.search).get('topic') === 'evaluation'", timeout=30_000)
+    page.wait_for_function("new URLSearchParams(location.search).get('view') === 'Browse'", timeout=30_000)
     assert _query_of(page).get("view") == ["Browse"]
     assert "#" not in page.url, "the link's anchor is not left in the URL"
 
