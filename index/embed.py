@@ -298,40 +298,40 @@ class QueryCache:
         self.hits = self.misses = 0
 
     def __call__(self, text: str) -> np.ndarray:
-        with self._lock:
-            vec = self._items.get(text)
-            if vec is not None:
-                self._items.move_to_end(text)
-                self.hits += 1
-                return vec
-        vec = self.embedder.encode([text])[0]
-        vec.setflags(write=False)
-        with self._lock:
-            self.misses += 1
-            self._items[text] = vec
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
+        vec = self._take([text]).get(text)
+        if vec is None:
+            vec = self._put({text: self.embedder.encode([text])[0]})[text]
         return vec
 
     def many(self, texts: list[str], batch_size: int = 1) -> np.ndarray:
         """Vectors of `texts`, one row each: cached ones from the cache, the rest encoded in one call, in batches
         of at most `batch_size` texts. One text a batch by default: a batch is padded to its longest text, and
         an answer's clauses and sentences differ in length more than batching saves (bench.grading --speed)."""
-        with self._lock:
-            found = {t: self._items[t] for t in texts if t in self._items}
-            self.hits += len(found)
+        found = self._take(texts)
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            for text, vec in zip(missing, self.embedder.encode(missing, batch_size=batch_size)):
-                vec.setflags(write=False)
-                found[text] = vec
-            with self._lock:
-                self.misses += len(missing)
-                for text in missing:
-                    self._items[text] = found[text]
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
+            found.update(self._put(dict(zip(missing, self.embedder.encode(missing, batch_size=batch_size)))))
         return np.vstack([found[t] for t in texts])
+
+    def _take(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """The cached vectors among `texts`, each marked as just used."""
+        with self._lock:
+            found = {t: self._items[t] for t in dict.fromkeys(texts) if t in self._items}
+            for t in found:
+                self._items.move_to_end(t)
+            self.hits += len(found)
+        return found
+
+    def _put(self, vectors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Cache freshly encoded vectors (read-only), dropping the least recently used beyond `size`."""
+        for vec in vectors.values():
+            vec.setflags(write=False)
+        with self._lock:
+            self.misses += len(vectors)
+            self._items.update(vectors)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return vectors
 
 
 SERVABLE_MODULES = ("Transformer", "Pooling", "Normalize")  # what OnnxEmbedder reproduces (it always normalizes)

@@ -78,15 +78,13 @@ def word_windows(text: str, size: int) -> list[str]:
     transcript's full stops fall where the speech paused, not where its claims end. A text of at most `size`
     words gives []."""
     text = " ".join(text.split())
-    starts = [m.start() for m in re.finditer(r"\S+", text)]
-    if size < 2 or len(starts) <= size:
+    words = [m.span() for m in re.finditer(r"\S+", text)]
+    if size < 2 or len(words) <= size:
         return []
-    ends = [m.end() for m in re.finditer(r"\S+", text)]
-    step = max(1, size // 2)
-    firsts = list(range(0, len(starts) - size + 1, step))
-    if firsts[-1] != len(starts) - size:
-        firsts.append(len(starts) - size)
-    return [text[starts[i]:ends[i + size - 1]].strip(" ,;:") for i in firsts]
+    firsts = list(range(0, len(words) - size + 1, size // 2))
+    if firsts[-1] != len(words) - size:
+        firsts.append(len(words) - size)
+    return [text[words[i][0]:words[i + size - 1][1]].strip(" ,;:") for i in firsts]
 
 
 def answer_parts(answer: str, min_words: int = 3, window: int = 0) -> list[tuple[str, str]]:
