@@ -263,9 +263,15 @@ def test_server_side_search_time_after_warm_up(server, page):
 
 
 # --------------------------------------------------------------------------- rough edges a new user hits
-def _in_view(page, locator) -> bool:
-    box = locator.bounding_box()
-    return box is not None and 0 <= box["y"] and box["y"] + box["height"] <= page.viewport_size["height"]
+def _in_view(page, locator, within_ms: int = 5_000) -> bool:
+    """True once `locator` is wholly inside the viewport, checked every 100 ms for `within_ms` (the page scrolls
+    after its run has drawn, later when the machine is busy)."""
+    for _ in range(max(1, within_ms // 100)):
+        box = locator.bounding_box()
+        if box is not None and 0 <= box["y"] and box["y"] + box["height"] <= page.viewport_size["height"]:
+            return True
+        page.wait_for_timeout(100)
+    return False
 
 
 def test_opening_a_question_from_low_on_the_page_shows_its_title(server, page):
