@@ -3,7 +3,7 @@ python -m bench speed  — latency, cold start, ingest and scale (make bench)
 python -m bench demo   — top hits of ten typical queries and warm in-process latency
 python -m bench load   — the app as people type: against a bare Streamlit page, 8 and 20 sessions (bench/load.py)
 python -m bench class  — a class: 50 students, 3 app processes behind nginx, one killed half-way (bench/classroom.py)
-python -m bench ceiling — what a learned ranker over all our evidence (and all-mpnet-base-v2's) could reach (bench/ceiling.py)
+python -m bench ceiling — what a learned ranker over all our evidence (with the other model's cosines and a classifier of the bank's own) could reach (bench/ceiling.py)
 python -m bench loose  — where the results' "loosely related" line falls on both banks' queries (bench/loose.py)"""
 
 import sys

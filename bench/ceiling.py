@@ -1,15 +1,19 @@
 """How far the evidence we have can take question ranking: a learned ranker's ceiling on both banks.
 
-    python -m bench ceiling          # builds each bank's all-mpnet-base-v2 index once (~5 min), then ~2 min
+    python -m bench ceiling          # builds each bank's indexes once (~10 min), then ~3 min
 
 The search ranks questions by a hand-weighted sum of standardised evidence (index/fusion.py). This asks what any
-ranker over the same evidence could reach, and what adding all-mpnet-base-v2's cosines gives: per real query, the
-search's candidate questions (default model), each with
+ranker over the same evidence could reach, and what two further signals give. Per real query, the search's
+candidate questions (the index's model), each with
 
-* the default model's evidence (`Index.question_evidence`: best section, sentence and name cosines, title cosine,
+* the index's own evidence (`Index.question_evidence`: best section, sentence and name cosines, title cosine,
   section and title BM25, a name typed, query coverage), standardised over the candidates as fusion does;
-* all-mpnet-base-v2's best section cosine, mean of its best three sentence cosines and best name cosine, from an
-  index of the same bank built with that model (exact, every row), standardised alike.
+* the other installable model's best section cosine, mean of its best three sentence cosines and best name cosine
+  (all-MiniLM-L6-v2 beside all-mpnet-base-v2, and the reverse), from an index of the same bank built with that
+  model (exact, every row), standardised alike: the two models fused;
+* a classifier of the bank's own: a logistic regression over the index's section, sentence, name and title
+  vectors, each labelled with its question (the bank's text only, never a query), its logit for each candidate,
+  standardised alike: the bank's questions told apart by what their texts do not share.
 
 Two rankers are fitted on the dev queries of both banks pooled and read on dev (in the fit: an optimistic bound)
 and on test (held out): a linear one (pairwise logistic regression: the right question against each wrong
@@ -29,24 +33,55 @@ import numpy as np
 
 from index.fusion import standardise
 
+from index.embed import MINILM, MPNET
+
 from .eval import LARGE_WORK, ROOT
 
-MPNET = "all-mpnet-base-v2"
-MPNET_INDEX = {"seed": ROOT / "build" / "eval" / "seed-mpnet", "large": LARGE_WORK / "index-mpnet"}
+OTHER_MODEL = {MPNET.name: MINILM, MINILM: MPNET.name}  # the model fused beside the index's own
+
+
+def other_index(bank: str, model: str) -> Path:
+    """Where the other model's index of a bank is built (generated, under build/eval)."""
+    short = "mpnet" if model == MPNET.name else "minilm"
+    return ROOT / "build" / "eval" / f"seed-{short}" if bank == "seed" else LARGE_WORK / f"index-{short}"
+
+
 OWN = ("section cosine", "section bm25", "sentence cosine", "name cosine", "title cosine", "title bm25",
        "name typed", "coverage")
-MPNET_FEATURES = ("mpnet section cosine", "mpnet sentence cosine", "mpnet name cosine")
+OTHER_FEATURES = ("other model's section cosine", "other model's sentence cosine", "other model's name cosine")
+CLASSIFIER = ("bank classifier logit",)
 FEATURE_SETS = {
-    "default model's evidence (as fused now)": ("section cosine", "section bm25", "sentence cosine", "name cosine",
-                                                "name typed", "coverage"),
-    "default model's evidence, every field": OWN,
-    "every field + mpnet's cosines": OWN + MPNET_FEATURES,
-    "lexical + names + mpnet's cosines": ("section bm25", "name typed", "coverage") + MPNET_FEATURES,
+    "the index's own, as fused now": ("section cosine", "section bm25", "sentence cosine", "name cosine",
+                                      "name typed", "coverage"),
+    "every field of the index's own": OWN,
+    "every field + the other model's cosines": OWN + OTHER_FEATURES,
+    "every field + the bank classifier": OWN + CLASSIFIER,
+    "every field + both": OWN + OTHER_FEATURES + CLASSIFIER,
 }
 
 
-class MpnetCosines:
-    """all-mpnet-base-v2's per-question cosines over a whole bank, exact."""
+class BankClassifier:
+    """A logistic regression over a bank's own vectors (sections, sentences, names, titles), each labelled with its
+    question: per candidate question, its logit for a query."""
+
+    def __init__(self, idx):
+        from sklearn.linear_model import LogisticRegression
+
+        x = np.vstack([np.asarray(v, dtype=np.float32) for v in
+                       (idx.vectors, idx.sentence_vectors, idx.name_vectors, idx.title_vectors)])
+        y = np.concatenate([idx.chunk_question, idx.chunk_question[idx.sentence_chunk], idx.name_question,
+                            np.arange(len(idx.questions))])
+        model = LogisticRegression(C=10.0, max_iter=500).fit(x, y)
+        self.idx, self.weights, self.bias = idx, model.coef_.astype(np.float32), model.intercept_
+        self.row = {int(c): i for i, c in enumerate(model.classes_)}
+
+    def features(self, text: str, ids: list[str]) -> np.ndarray:
+        logits = self.weights @ self.idx.embed_query(text) + self.bias
+        return np.array([[logits[self.row[self.idx.question_row[q]]]] for q in ids], dtype=np.float64)
+
+
+class ModelCosines:
+    """Another model's per-question cosines over a whole bank, exact."""
 
     def __init__(self, idx):
         self.idx = idx
@@ -67,7 +102,7 @@ class MpnetCosines:
         return np.array(out, dtype=np.float64)
 
 
-def collect(bank, idx, mpnet: MpnetCosines) -> list[dict]:
+def collect(bank, idx, other: ModelCosines, classifier: BankClassifier) -> list[dict]:
     """Per real query: its candidates, their standardised features by name, which are right, and its style/split."""
     rows = []
     for q in bank.queries:
@@ -79,8 +114,9 @@ def collect(bank, idx, mpnet: MpnetCosines) -> list[dict]:
             continue
         feats = {name: (evidence[name] if name == "name typed" else standardise(evidence[name])) for name in OWN}
         feats["fused"] = evidence["fused"]
-        m = mpnet.features(q.q, ids)
-        feats.update({name: standardise(m[:, j]) for j, name in enumerate(MPNET_FEATURES)})
+        m = other.features(q.q, ids)
+        feats.update({name: standardise(m[:, j]) for j, name in enumerate(OTHER_FEATURES)})
+        feats[CLASSIFIER[0]] = standardise(classifier.features(q.q, ids)[:, 0])
         rows.append({"query": q, "ids": ids, "features": feats,
                      "right": np.array([i in q.expect for i in ids], dtype=bool)})
     return rows
@@ -153,17 +189,20 @@ def main(argv: list[str]) -> int:
             report = build(bank.content, LARGE_WORK / "index", model=seed_idx.manifest["model"]["source"])
             print(f"{bank.label}: {report.summary()}", file=sys.stderr)
             idx = open_index(LARGE_WORK / "index")
-        report = build(bank.content, MPNET_INDEX[name], model=MPNET)
-        print(f"{bank.label}, {MPNET}: {report.summary()}", file=sys.stderr)
-        data[bank.label] = collect(bank, idx, MpnetCosines(open_index(MPNET_INDEX[name])))
+        other = OTHER_MODEL[idx.model_name]
+        report = build(bank.content, other_index(name, other), model=other)
+        print(f"{bank.label}, {other}: {report.summary()}", file=sys.stderr)
+        data[bank.label] = collect(bank, idx, ModelCosines(open_index(other_index(name, other))),
+                                   BankClassifier(idx))
     dev = [r for rows in data.values() for r in rows if r["query"].split == "dev"]
 
     def part(label, split):
         return [r for r in data[label] if r["query"].split == split]
 
     columns = [(label, split) for label in data for split in ("dev", "test")]
-    print(f"hit@1 / paraphrase hit@1 over the search's candidates ({seed_idx.model_name} candidates; fitted on dev "
-          f"of both banks: dev figures are in the fit)\n")
+    print(f"hit@1 / paraphrase hit@1 over the search's candidates ({seed_idx.model_name} candidates, "
+          f"{OTHER_MODEL[seed_idx.model_name]} the other model; fitted on dev of both banks: dev figures are in the "
+          f"fit)\n")
     print("| ranker | evidence | " + " | ".join(f"{label} {split}" for label, split in columns) + " |")
     print("|---|---|" + "---|" * len(columns))
     cells = [rates(part(*c), lambda r: r["features"]["fused"]) for c in columns]
