@@ -54,6 +54,10 @@ OPTIONS = (
     Option("int8-attention", "dynamic int8, per-channel, only the attention projections (q, k, v, o) of every layer"),
     Option("w8b32", "MatMulNBits: 8-bit symmetric weights, one scale per 32, int8 compute (quantize_weights)"),
     Option("w8b16", "the same with one scale per 16 weights"),
+    Option("fused-w8", "the fused query graph (attention kept float in its fused node), 8-bit weights with int8 "
+                       "compute on the feed-forward and attention-output MatMuls, one scale per 32"),
+    Option("fused-w8-up16", "the fused query graph, 8-bit weights on the feed-forward intermediate MatMuls only, one "
+                            "scale per 16"),
     Option("int8-static", "static int8 QDQ, per-channel weights, MatMul only, MinMax calibration on the bank's texts"),
 )
 
@@ -150,6 +154,17 @@ def build_option(name: str, float_model: Path, work: Path, tokenizer_folder: Pat
         from ingest.onnx_export import quantize_weights
 
         quantize_weights(float_model, tmp, block_size=int(name[3:]))
+    elif name in ("fused-w8", "fused-w8-up16"):
+        from index.embed import ONNX_QUERY
+        from ingest.onnx_export import quantize_weights
+
+        fused = tokenizer_folder / ONNX_QUERY  # the model cache's folder, beside its tokenizer
+        if not fused.is_file():
+            raise SystemExit(f"{fused} is missing: build an index with this model first (it makes the fused graph)")
+        if name == "fused-w8":
+            quantize_weights(fused, tmp, block_size=32)
+        else:
+            quantize_weights(fused, tmp, block_size=16, only=lambda node: "/intermediate/dense/" in node)
     elif name == "int8-static":
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
         from onnxruntime.quantization.shape_inference import quant_pre_process
