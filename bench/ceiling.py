@@ -31,9 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.fusion import standardise
-
 from index.embed import MINILM, MPNET
+from index.fusion import standardise
 
 from .eval import LARGE_WORK, ROOT
 
